@@ -1,0 +1,173 @@
+"""Values read from the catalog: scopes, stored settings, roles, databases, the server default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .searchpath import SearchPath
+
+PARAMETER = "search_path"
+
+
+class Level(str, Enum):
+    """Where a session's search_path comes from, highest precedence first."""
+
+    ROLE_IN_DATABASE = "role in database"
+    ROLE = "role"
+    DATABASE = "database"
+    ALL_ROLES = "all roles"
+    SERVER = "server"
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    """A row of ``pg_db_role_setting``: ``None`` stands for all roles / all databases."""
+
+    role: str | None = None
+    database: str | None = None
+
+    @property
+    def level(self) -> Level:
+        if self.role is not None:
+            return Level.ROLE_IN_DATABASE if self.database is not None else Level.ROLE
+        return Level.DATABASE if self.database is not None else Level.ALL_ROLES
+
+    def sort_key(self) -> tuple[bool, str, bool, str]:
+        """All roles first, then by role; all databases first, then by database (as ``\\drds``)."""
+        return (self.role is not None, self.role or "", self.database is not None,
+                self.database or "")
+
+    def __str__(self) -> str:
+        if self.level is Level.ROLE_IN_DATABASE:
+            return f"role {self.role} in database {self.database}"
+        if self.level is Level.ROLE:
+            return f"role {self.role}"
+        if self.level is Level.DATABASE:
+            return f"database {self.database}"
+        return "all roles"
+
+    @classmethod
+    def for_level(cls, level: Level, role: str, database: str) -> Scope:
+        return {
+            Level.ROLE_IN_DATABASE: cls(role, database),
+            Level.ROLE: cls(role, None),
+            Level.DATABASE: cls(None, database),
+            Level.ALL_ROLES: cls(None, None),
+        }[level]
+
+
+def split_config(entries: list[str] | None) -> dict[str, str]:
+    """``setconfig`` / ``proconfig`` entries (``name=value``) as a dict, in order."""
+    config: dict[str, str] = {}
+    for entry in entries or ():
+        name, _, value = entry.partition("=")
+        config[name] = value
+    return config
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One scope's stored configuration: its search_path (``None`` when it stores none) and
+    its other parameters, which pgpath reads but never changes."""
+
+    scope: Scope
+    raw: str | None
+    parameters: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def search_path(self) -> SearchPath | None:
+        return None if self.raw is None else SearchPath.parse(self.raw)
+
+    @classmethod
+    def from_setconfig(cls, scope: Scope, setconfig: list[str] | None) -> Setting:
+        config = split_config(setconfig)
+        raw = config.pop(PARAMETER, None)
+        return cls(scope, raw, tuple(config.items()))
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    can_login: bool
+    superuser: bool
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    allow_connections: bool
+    is_template: bool
+
+
+@dataclass(frozen=True)
+class ServerDefault:
+    """The value a session gets when no stored setting applies.
+
+    ``exact`` is false when it could not be read (no access to ``pg_file_settings``, or the
+    connection's own value hides it); the built-in default is shown then, with a note.
+    """
+
+    raw: str
+    source: str
+    exact: bool
+    note: str | None = None
+
+    @property
+    def search_path(self) -> SearchPath:
+        return SearchPath.parse(self.raw)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What ``SHOW search_path`` and friends say about the current connection."""
+
+    user: str
+    session_user: str
+    database: str
+    raw: str
+    source: str
+    boot_val: str
+    reset_val: str
+    effective: tuple[str, ...]
+    effective_explicit: tuple[str, ...]
+    server_version: int
+    can_read_file_settings: bool
+    temp_schema: str | None = None
+
+
+@dataclass(frozen=True)
+class Access:
+    """A schema as one role sees it in one database."""
+
+    exists: bool
+    usage: bool = False
+    create: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """Everything cluster-wide that resolution needs, read once per command."""
+
+    settings: tuple[Setting, ...]
+    roles: tuple[Role, ...]
+    databases: tuple[Database, ...]
+    server: ServerDefault
+    server_version: int
+    _by_scope: dict[Scope, Setting] = field(init=False, repr=False, compare=False)
+    _roles: dict[str, Role] = field(init=False, repr=False, compare=False)
+    _databases: dict[str, Database] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_scope", {s.scope: s for s in self.settings})
+        object.__setattr__(self, "_roles", {r.name: r for r in self.roles})
+        object.__setattr__(self, "_databases", {d.name: d for d in self.databases})
+
+    def setting(self, scope: Scope) -> Setting | None:
+        return self._by_scope.get(scope)
+
+    def role(self, name: str) -> Role | None:
+        return self._roles.get(name)
+
+    def database(self, name: str) -> Database | None:
+        return self._databases.get(name)

@@ -1,0 +1,130 @@
+"""The read side: show, settings, resolve. Opens the connections, runs the catalog reads once,
+hands the values to the pure resolver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from .catalog import Catalog
+from .connection import connect
+from .errors import PgpathError
+from .model import ClusterState, SessionInfo, Setting
+from .resolve import Entry, Resolution, effective_entries, resolve, schemas_named
+from .searchpath import SearchPath
+
+Progress = Callable[[Iterator[Any], int, str], Iterator[Any]]
+
+
+def _no_progress(items: Iterator[Any], total: int, label: str) -> Iterator[Any]:
+    return items
+
+
+@dataclass(frozen=True)
+class ShowReport:
+    session: SessionInfo
+    entries: tuple[Entry, ...]
+
+    @property
+    def search_path(self) -> SearchPath:
+        return SearchPath.parse(self.session.raw)
+
+
+def show(conn: psycopg.Connection[Any]) -> ShowReport:
+    """This connection's search path and how each entry fares (2 queries)."""
+    catalog = Catalog(conn)
+    session = catalog.session()
+    path = SearchPath.parse(session.raw)
+    access = catalog.schema_access([session.user], path)
+    return ShowReport(session, effective_entries(path, session.user, access))
+
+
+def settings(
+    conn: psycopg.Connection[Any], role: str | None = None, database: str | None = None,
+    all_parameters: bool = False,
+) -> list[Setting]:
+    """Stored settings, one per scope, optionally for one role and/or database (3 queries)."""
+    catalog = Catalog(conn)
+    rows = catalog.settings()
+    _check_names(catalog, [role] if role else [], [database] if database else [])
+    return [
+        s for s in rows
+        if (all_parameters or s.raw is not None)
+        and (role is None or s.scope.role == role)
+        and (database is None or s.scope.database == database)
+    ]
+
+
+def _check_names(catalog: Catalog, roles: list[str], databases: list[str],
+                 state: ClusterState | None = None) -> None:
+    known_roles = {r.name for r in (state.roles if state else catalog.roles())} if roles else set()
+    known_dbs = ({d.name for d in (state.databases if state else catalog.databases())}
+                 if databases else set())
+    missing = [f"role {r!r}" for r in roles if r not in known_roles]
+    missing += [f"database {d!r}" for d in databases if d not in known_dbs]
+    if missing:
+        raise PgpathError(f"no such {', '.join(missing)}")
+
+
+def resolve_one(
+    conn: psycopg.Connection[Any], dsn: str | None, role: str, database: str | None = None,
+) -> Resolution:
+    """What a new session of ``role`` in ``database`` gets (7 queries at most, 2 connections
+    when ``database`` is not the connection's own)."""
+    catalog = Catalog(conn)
+    session = catalog.session()
+    state = catalog.cluster_state(session)
+    database = database or session.database
+    _check_names(catalog, [role], [database], state)
+    can_connect = role in catalog.connect_privileges().get(database, set())
+    names = schemas_named(state)
+    try:
+        access = _access_in(conn, dsn, session.database, database, [role], names)
+    except PgpathError as exc:
+        result = resolve(state, role, database, None, can_connect)
+        return Resolution(result.role, result.database, result.layers, None, can_connect,
+                          (*result.notes, f"schemas not checked: {exc}"))
+    return resolve(state, role, database, access, can_connect)
+
+
+def _access(conn: psycopg.Connection[Any], roles: list[str], names: set[str]) -> Any:
+    return Catalog(conn).schema_access(roles, names)
+
+
+def _access_in(conn: psycopg.Connection[Any], dsn: str | None, current: str, database: str,
+               roles: list[str], names: set[str]) -> Any:
+    if database == current:
+        return _access(conn, roles, names)
+    with connect(dsn, dbname=database) as other:
+        return _access(other, roles, names)
+
+
+def resolve_all(
+    conn: psycopg.Connection[Any], dsn: str | None, progress: Progress = _no_progress,
+) -> list[Resolution]:
+    """Every login role x every database it may connect to: 6 cluster-wide queries, then one
+    connection and one query per database."""
+    catalog = Catalog(conn)
+    session = catalog.session()
+    state = catalog.cluster_state(session)
+    allowed = catalog.connect_privileges()
+    names = schemas_named(state)
+    results: list[Resolution] = []
+    databases = [d.name for d in state.databases if allowed.get(d.name)]
+    for database in progress(iter(databases), len(databases), "databases"):
+        roles = sorted(allowed[database])
+        try:
+            access = _access_in(conn, dsn, session.database, database, roles, names)
+            note = None
+        except PgpathError as exc:
+            access, note = None, f"schemas not checked: {exc}"
+        for role in roles:
+            result = resolve(state, role, database, access)
+            if note:
+                result = Resolution(result.role, result.database, result.layers, None, True,
+                                    (*result.notes, note))
+            results.append(result)
+    return results

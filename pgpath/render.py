@@ -1,0 +1,190 @@
+"""Presentation: every result becomes a plain document (for JSON and YAML) and a table."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from enum import Enum
+from typing import Any, TypeVar
+
+from tabulate import tabulate
+
+from .model import Setting
+from .reads import ShowReport
+from .resolve import Entry, Layer, Resolution
+from .searchpath import SearchPath
+
+T = TypeVar("T")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+def _path(path: SearchPath | None) -> list[str] | None:
+    return None if path is None else list(path.schemas)
+
+
+def _text(path: SearchPath | None) -> str:
+    return "(none)" if path is None else ("''" if path.is_empty else path.to_text())
+
+
+def entry_doc(entry: Entry) -> dict[str, Any]:
+    return {
+        "element": entry.element, "schema": entry.schema, "exists": entry.exists,
+        "usage": entry.usage, "create": entry.create, "searched": entry.searched,
+        "implicit": entry.implicit, "note": entry.note,
+    }
+
+
+def show_doc(report: ShowReport) -> dict[str, Any]:
+    s = report.session
+    return {
+        "user": s.user, "database": s.database, "search_path": _path(report.search_path),
+        "raw": s.raw, "source": s.source, "effective": list(s.effective),
+        "entries": [entry_doc(e) for e in report.entries],
+    }
+
+
+def setting_doc(setting: Setting, all_parameters: bool = False) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "role": setting.scope.role, "database": setting.scope.database,
+        "level": setting.scope.level.value,
+        "search_path": _path(setting.search_path), "raw": setting.raw,
+    }
+    if all_parameters:
+        doc["parameters"] = dict(setting.parameters)
+    return doc
+
+
+def layer_doc(layer: Layer) -> dict[str, Any]:
+    return {
+        "level": layer.level.value,
+        "role": layer.scope.role if layer.scope else None,
+        "database": layer.scope.database if layer.scope else None,
+        "search_path": _path(layer.search_path), "raw": layer.raw,
+        "wins": layer.wins, "note": layer.note,
+    }
+
+
+def resolution_doc(r: Resolution) -> dict[str, Any]:
+    return {
+        "role": r.role, "database": r.database, "search_path": _path(r.search_path),
+        "raw": r.winner.raw, "source": r.source.value,
+        "effective": None if r.effective is None else list(r.effective),
+        "layers": [layer_doc(layer) for layer in r.layers],
+        "schemas": None if r.entries is None else [entry_doc(e) for e in r.entries],
+        "can_connect": r.can_connect, "notes": list(r.notes),
+    }
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def entries_table(entries: tuple[Entry, ...]) -> str:
+    rows = [
+        [e.element if e.element is not None else "(implicit)", e.schema or "-",
+         _yes(e.exists), _yes(e.usage), _yes(e.create), _yes(e.searched), e.note or ""]
+        for e in entries
+    ]
+    return tabulate(rows, ["element", "schema", "exists", "usage", "create", "searched",
+                           "note"])
+
+
+def show_table(report: ShowReport) -> str:
+    s = report.session
+    head = tabulate([
+        ["user", s.user], ["database", s.database],
+        ["search_path", s.raw], ["parsed", _json_list(report.search_path.schemas)],
+        ["source", s.source], ["effective", ", ".join(s.effective)],
+    ], tablefmt="plain")
+    return f"{head}\n\n{entries_table(report.entries)}"
+
+
+def settings_table(rows: list[Setting], all_parameters: bool = False) -> str:
+    headers = ["role", "database", "level", "search_path", "parsed"]
+    table = []
+    for s in rows:
+        line = [s.scope.role or "(all roles)", s.scope.database or "(all databases)",
+                s.scope.level.value, s.raw if s.raw is not None else "(none)",
+                _json_list(s.search_path.schemas) if s.search_path is not None else ""]
+        if all_parameters:
+            line.append(", ".join(f"{k}={v}" for k, v in s.parameters))
+        table.append(line)
+    if all_parameters:
+        headers.append("other parameters")
+    return tabulate(table, headers) if table else "no stored search_path settings"
+
+
+def resolution_table(r: Resolution) -> str:
+    head = tabulate([
+        ["role", r.role], ["database", r.database],
+        ["search_path", _text(r.search_path)], ["parsed", _json_list(r.search_path.schemas)],
+        ["source", r.source.value],
+        ["effective", ", ".join(r.effective) if r.effective is not None else "(not checked)"],
+    ], tablefmt="plain")
+    layers = tabulate(
+        [[layer.level.value, "<- wins" if layer.wins else "", _text(layer.search_path),
+          layer.note or ""] for layer in r.layers],
+        ["layer", "", "search_path", "note"],
+    )
+    parts = [head, layers]
+    if r.entries is not None:
+        parts.append(entries_table(r.entries))
+    if r.notes:
+        parts.append("\n".join(f"note: {n}" for n in r.notes))
+    return "\n\n".join(parts)
+
+
+def resolutions_table(results: list[Resolution]) -> str:
+    rows = [
+        [r.role, r.database, r.source.value, _text(r.search_path),
+         ", ".join(r.effective) if r.effective is not None else "(not checked)"]
+        for r in results
+    ]
+    return tabulate(rows, ["role", "database", "source", "search_path", "effective"])
+
+
+def _json_list(items: tuple[str, ...]) -> str:
+    return json.dumps(list(items), ensure_ascii=False)
+
+
+def dump_yaml(doc: Any) -> str:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.allow_unicode = True
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
+
+
+def emit(doc: Any, fmt: Format, table: Callable[[], str]) -> None:
+    """Print a document in the chosen format (the table is built only when asked for)."""
+    if fmt is Format.json:
+        text = json.dumps(doc, indent=2, ensure_ascii=False)
+    elif fmt is Format.yaml:
+        text = dump_yaml(doc).rstrip("\n")
+    else:
+        text = table()
+    sys.stdout.write(text + "\n")
+
+
+def progress(items: Iterator[T], total: int, label: str) -> Iterator[T]:
+    """Show progress on stderr when it is a terminal; stay quiet otherwise."""
+    if not sys.stderr.isatty() or total < 2:
+        yield from items
+        return
+    for done, item in enumerate(items, 1):
+        sys.stderr.write(f"\r{label}: {done}/{total}")
+        sys.stderr.flush()
+        yield item
+    sys.stderr.write("\r\033[K")
+    sys.stderr.flush()

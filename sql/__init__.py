@@ -1,0 +1,1 @@
+"""Catalog queries shipped with pgpath, one per file."""
