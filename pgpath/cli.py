@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import psycopg
 import typer
 
-from . import reads, render
+from . import deploy, reads, render
 from .connection import connect, mask, normalize_dsn
 from .errors import ExitCode, PgpathError
-from .render import Format
+from .executor import Outcome, wait_note
+from .model import Scope
+from .policy import PolicyError, json_schema, load_policy, policy_document
+from .render import DiffFormat, Format
+from .searchpath import MAX_NAME_BYTES, SearchPath
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,6 +145,207 @@ def resolve(
         assert role is not None
         result = reads.resolve_one(conn, dsn, role, database)
     render.emit(render.resolution_doc(result), format, lambda: render.resolution_table(result))
+
+
+# --- policy: validate, schema, export, diff, plan, apply, rollback, set, reset -------------
+
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+SnapshotDirOpt = Annotated[Path, typer.Option(
+    "--snapshot-dir", help="Where rollback snapshots are written.")]
+LockTimeoutOpt = Annotated[str, typer.Option(
+    "--lock-timeout", help="How long to wait for another pgpath change to finish.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the SQL; change nothing.")]
+DEFAULT_SNAPSHOTS = Path(".pgpath")
+
+
+@app.command()
+@handle_errors
+def validate(
+    file: Annotated[Path, typer.Argument(help="Policy file (YAML).")],
+    strict: StrictOpt = False, debug: DebugOpt = False,
+) -> None:
+    """Check a policy file offline (no database): every problem as file:line:column."""
+    try:
+        policy = load_policy(file, strict)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            typer.echo(f"pgpath: {'' if problem.warning else 'error: '}{problem}", err=True)
+        raise typer.Exit(ExitCode.ERROR) from None
+    for warning in policy.warnings:
+        typer.echo(f"pgpath: {warning}", err=True)
+    typer.echo(f"{file}: valid ({len(policy.scopes)} managed scopes)")
+
+
+@app.command()
+@handle_errors
+def schema(debug: DebugOpt = False) -> None:
+    """Print the policy file's JSON Schema (for editors)."""
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+@handle_errors
+def export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
+    = None,
+    dsn: DsnOpt = None, debug: DebugOpt = False,
+) -> None:
+    """The live settings of all four scopes as a policy file."""
+    text = render.dump_yaml(policy_document(deploy.export(dsn)))
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}", err=True)
+
+
+def _warn(policy_warnings: Any) -> None:
+    for warning in policy_warnings:
+        typer.echo(f"pgpath: {warning}", err=True)
+
+
+@app.command()
+@handle_errors
+def diff(
+    file: Annotated[Path, typer.Argument(help="Policy file (YAML).")],
+    format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
+    strict: StrictOpt = False, dsn: DsnOpt = None, debug: DebugOpt = False,
+) -> None:
+    """What differs between the cluster and a policy. Exit 0: nothing; 2: something."""
+    policy = load_policy(file, strict)
+    _warn(policy.warnings)
+    plan = deploy.plan_policy(dsn, policy)
+    render.emit_changes(plan.changes, format)
+    if plan.changes:
+        raise typer.Exit(ExitCode.DIFFERENCES)
+
+
+@app.command("plan")
+@handle_errors
+def plan_command(
+    file: Annotated[Path, typer.Argument(help="Policy file (YAML).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the plan.")],
+    strict: StrictOpt = False, dsn: DsnOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Save the diff with the cluster's identity and the state it was computed from."""
+    policy = load_policy(file, strict)
+    _warn(policy.warnings)
+    plan = deploy.plan_policy(dsn, policy)
+    output.write_text(json.dumps(plan.doc(), indent=2, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    render.emit_changes(plan.changes, DiffFormat.table)
+    typer.echo(f"wrote {output} ({len(plan.changes)} changes)", err=True)
+
+
+def _run_plan(plan: deploy.Plan, dsn: str | None, yes: bool, snapshot_dir: Path,
+              lock_timeout: str) -> None:
+    if not plan.changes:
+        typer.echo("nothing to change")
+        return
+    render.emit_changes(plan.changes, DiffFormat.table)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise PgpathError("refusing to change anything without --yes when standard input "
+                              "is not a terminal")
+        if not typer.confirm(f"Apply {len(plan.changes)} change(s)?", err=True):
+            raise PgpathError("cancelled; nothing was changed")
+    outcome = deploy.apply_plan(dsn, plan, snapshot_dir, lock_timeout)
+    _report(outcome)
+
+
+def _report(outcome: Outcome) -> None:
+    if not outcome.changes:
+        typer.echo("nothing to change")
+        return
+    typer.echo(f"committed {len(outcome.changes)} change(s); rollback snapshot: "
+               f"{outcome.snapshot}")
+    if not outcome.verified:
+        raise PgpathError("read back after COMMIT: the settings differ from what was asked "
+                          "(changed concurrently?); run pgpath diff")
+    typer.echo("verified: nothing differs")
+    typer.echo(f"note: {wait_note()}", err=True)
+
+
+@app.command()
+@handle_errors
+def apply(
+    file: Annotated[Path, typer.Argument(help="A policy file, or a plan saved by `plan`.")],
+    yes: YesOpt = False, snapshot_dir: SnapshotDirOpt = DEFAULT_SNAPSHOTS,
+    lock_timeout: LockTimeoutOpt = "10s", strict: StrictOpt = False, dsn: DsnOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Apply a policy or plan in one transaction, with a rollback snapshot."""
+    plan = deploy.load_plan_or_policy(file, dsn, strict)
+    _run_plan(plan, dsn, yes, snapshot_dir, lock_timeout)
+
+
+@app.command()
+@handle_errors
+def rollback(
+    snapshot: Annotated[Path, typer.Argument(help="A snapshot written by apply/set/reset.")],
+    snapshot_dir: SnapshotDirOpt = DEFAULT_SNAPSHOTS, lock_timeout: LockTimeoutOpt = "10s",
+    dsn: DsnOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Restore every scope a snapshot touched (SET the old value, RESET where none)."""
+    _report(deploy.rollback(dsn, snapshot, snapshot_dir, lock_timeout))
+
+
+RoleOpt = Annotated[str | None, typer.Option("--role", "-r", help="The role.")]
+DatabaseOpt = Annotated[str | None, typer.Option("--database", "-D", help="The database.")]
+AllRolesOpt = Annotated[bool, typer.Option("--all-roles", help="ALTER ROLE ALL.")]
+
+
+def _scope(role: str | None, database: str | None, all_roles: bool) -> Scope:
+    if all_roles and role:
+        raise PgpathError("--all-roles and --role cannot be combined")
+    if not (all_roles or role or database):
+        raise PgpathError("name a scope: --role, --database, both, or --all-roles")
+    return Scope(role, database)
+
+
+def _one_scope(scope: Scope, path: SearchPath | None, dsn: str | None, yes: bool,
+               dry_run: bool, snapshot_dir: Path, lock_timeout: str) -> None:
+    plan = deploy.plan_one(dsn, scope, path)
+    if dry_run:
+        render.emit_changes(plan.changes, DiffFormat.sql)
+        return
+    _run_plan(plan, dsn, yes, snapshot_dir, lock_timeout)
+
+
+@app.command("set")
+@handle_errors
+def set_command(
+    schemas: Annotated[list[str] | None, typer.Argument(
+        help="Schema names, exactly (put them after --).")] = None,
+    role: RoleOpt = None, database: DatabaseOpt = None, all_roles: AllRolesOpt = False,
+    empty: Annotated[bool, typer.Option("--empty", help="The empty path ('').")] = False,
+    yes: YesOpt = False, dry_run: DryRunOpt = False,
+    snapshot_dir: SnapshotDirOpt = DEFAULT_SNAPSHOTS, lock_timeout: LockTimeoutOpt = "10s",
+    dsn: DsnOpt = None, debug: DebugOpt = False,
+) -> None:
+    """SET search_path for one scope, e.g. `pgpath set --role app -- '$user' app public`."""
+    if empty == bool(schemas):
+        raise PgpathError("give schema names, or --empty for the empty path")
+    path = SearchPath(()) if empty else SearchPath(tuple(schemas or ()))
+    bad = [s for s in path if not s or len(s.encode()) > MAX_NAME_BYTES]
+    if bad:
+        raise PgpathError(f"invalid schema name {bad[0][:20]!r}: names are 1 to 63 bytes")
+    _one_scope(_scope(role, database, all_roles), path, dsn, yes, dry_run, snapshot_dir,
+               lock_timeout)
+
+
+@app.command("reset")
+@handle_errors
+def reset_command(
+    role: RoleOpt = None, database: DatabaseOpt = None, all_roles: AllRolesOpt = False,
+    yes: YesOpt = False, dry_run: DryRunOpt = False,
+    snapshot_dir: SnapshotDirOpt = DEFAULT_SNAPSHOTS, lock_timeout: LockTimeoutOpt = "10s",
+    dsn: DsnOpt = None, debug: DebugOpt = False,
+) -> None:
+    """RESET search_path for one scope (its other parameters are left alone)."""
+    _one_scope(_scope(role, database, all_roles), None, dsn, yes, dry_run, snapshot_dir,
+               lock_timeout)
 
 
 def main() -> None:

@@ -84,10 +84,13 @@ def _run_as(user: pwd.struct_passwd | None, args: list[str], **kwargs: object) -
 
 
 def _reachable_by(user: pwd.struct_passwd, bindir: Path) -> bool:
-    proc = subprocess.run(
-        [str(bindir / "postgres"), "--version"],
-        user=user.pw_uid, group=user.pw_gid, extra_groups=[], capture_output=True,
-    )
+    try:
+        proc = subprocess.run(
+            [str(bindir / "postgres"), "--version"],
+            user=user.pw_uid, group=user.pw_gid, extra_groups=[], capture_output=True,
+        )
+    except OSError:  # the user cannot reach or execute it
+        return False
     return proc.returncode == 0
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from tabulate import tabulate
 
 from .model import Setting
+from .plan import Change, change_doc
 from .reads import ShowReport
 from .resolve import Entry, Layer, Resolution
 from .searchpath import SearchPath
@@ -188,3 +189,27 @@ def progress(items: Iterator[T], total: int, label: str) -> Iterator[T]:
         yield item
     sys.stderr.write("\r\033[K")
     sys.stderr.flush()
+
+
+class DiffFormat(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    sql = "sql"
+
+
+def changes_table(changes: tuple[Change, ...]) -> str:
+    if not changes:
+        return "nothing differs"
+    rows = [[c.action, c.scope.role or "(all roles)", c.scope.database or "(all databases)",
+             _text(c.before), _text(c.after)] for c in changes]
+    return tabulate(rows, ["action", "role", "database", "from", "to"])
+
+
+def emit_changes(changes: tuple[Change, ...] | list[Change], fmt: DiffFormat) -> None:
+    """Changes as a table, JSON/YAML documents, or exactly the SQL apply would run."""
+    changes = tuple(changes)
+    if fmt is DiffFormat.sql:
+        sys.stdout.write("".join(c.statement().as_string(None) + ";\n" for c in changes))
+        return
+    emit([change_doc(c) for c in changes], Format(fmt.value), lambda: changes_table(changes))

@@ -1,0 +1,212 @@
+"""The one place that writes: changes run in one transaction under an advisory lock.
+
+Under the lock the state is read again; if it is not what the caller saw, nothing is changed.
+Before COMMIT a rollback snapshot (the previous value, or none, of every touched scope, and
+the cluster's identity) is written and flushed to disk. After COMMIT the settings are read
+back and compared with what was asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .catalog import Catalog
+from .connection import connect, describe, normalize_dsn
+from .errors import ExitCode, PgpathError
+from .model import Level, Scope
+from .plan import Change, change_doc, change_from_doc, current_paths
+from .searchpath import SearchPath
+
+LOCK_KEY = 0x7067_7061_7468  # "pgpath"
+SNAPSHOT_FORMAT = 1
+PLAN_FORMAT = 1
+
+Targets = Mapping[Scope, SearchPath | None]
+
+
+@dataclass(frozen=True)
+class Identity:
+    system_identifier: str
+    where: str
+
+    def doc(self) -> dict[str, str]:
+        return {"system_identifier": self.system_identifier, "where": self.where}
+
+    def check(self, other: Mapping[str, Any], what: str) -> None:
+        if other.get("system_identifier") != self.system_identifier:
+            raise PgpathError(
+                f"{what} was made on another cluster ({other.get('where', '?')}, system "
+                f"identifier {other.get('system_identifier')}); this is {self.where} "
+                f"({self.system_identifier})", ExitCode.UNSAFE)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    changes: tuple[Change, ...]
+    snapshot: Path | None
+    verified: bool
+
+
+def identity(conn: psycopg.Connection[Any], dsn: str | None) -> Identity:
+    row = Catalog(conn).fetch("identity")[0]
+    return Identity(row["system_identifier"], describe(normalize_dsn(dsn)))
+
+
+def state_doc(paths: Mapping[Scope, SearchPath]) -> list[list[Any]]:
+    """Every stored search_path, sorted: what a plan saw, to compare under the lock."""
+    return [[s.role, s.database, list(paths[s].schemas)]
+            for s in sorted(paths, key=Scope.sort_key)]
+
+
+_NEEDS = {
+    Level.ROLE_IN_DATABASE: "superuser, or CREATEROLE (with ADMIN OPTION on the role from "
+                            "PostgreSQL 16)",
+    Level.ROLE: "superuser, or CREATEROLE (with ADMIN OPTION on the role from PostgreSQL 16); "
+                "a role may change its own",
+    Level.DATABASE: "ownership of the database, or superuser",
+    Level.ALL_ROLES: "superuser",
+}
+
+
+def _statement_error(change: Change, exc: psycopg.Error, conn: psycopg.Connection[Any]) -> str:
+    text = change.statement().as_string(conn)
+    reason = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return f"{text}: {reason} (needs {_NEEDS[change.scope.level]}); nothing was changed"
+    return f"{text}: {reason}; nothing was changed"
+
+
+def _write_snapshot(directory: Path, doc: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = directory / f"{stamp}-{doc['kind']}-{uuid.uuid4().hex[:8]}.json"
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.rename(path)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def execute(
+    dsn: str | None,
+    targets: Targets,
+    *,
+    kind: str,
+    snapshot_dir: Path,
+    expected_state: list[list[Any]] | None = None,
+    expected_cluster: Mapping[str, Any] | None = None,
+    lock_timeout: str = "10s",
+) -> Outcome:
+    """Bring every scope in ``targets`` to its value (None: RESET) in one transaction.
+
+    ``expected_state``: the state the caller showed the user; if the cluster no longer has
+    it, refuse (exit 3) without changing anything. Scopes already at their target are left
+    alone, so running the same targets twice is harmless.
+    """
+    with connect(dsn, read_only=False) as conn:
+        ident = identity(conn, dsn)
+        if expected_cluster is not None:
+            ident.check(expected_cluster, "this plan or snapshot")
+        catalog = Catalog(conn)
+        try:
+            catalog.fetch("lock_timeout", {"timeout": lock_timeout})
+            catalog.fetch("lock", {"key": LOCK_KEY})
+        except psycopg.errors.LockNotAvailable:
+            raise PgpathError(f"another pgpath change holds the lock on {ident.where} "
+                              f"(waited {lock_timeout}); nothing was changed") from None
+        except psycopg.errors.InvalidParameterValue as exc:
+            raise PgpathError(f"--lock-timeout {lock_timeout!r}: "
+                              f"{exc.diag.message_primary}") from None
+        current = current_paths(catalog.settings())
+        if expected_state is not None and state_doc(current) != expected_state:
+            raise PgpathError("the settings changed since they were read (another deploy or "
+                              "manual change?); nothing was changed: diff again",
+                              ExitCode.UNSAFE)
+        changes = tuple(Change(scope, current.get(scope), target)
+                        for scope, target in sorted(targets.items(),
+                                                    key=lambda kv: kv[0].sort_key())
+                        if current.get(scope) != target)
+        if not changes:
+            conn.rollback()
+            return Outcome((), None, True)
+        for change in changes:
+            try:
+                conn.execute(change.statement())
+            except psycopg.errors.Error as exc:
+                if isinstance(exc, psycopg.OperationalError) or conn.closed:
+                    raise PgpathError(f"connection lost while running "
+                                      f"{change.statement().as_string(None)}; the transaction "
+                                      "was not committed") from None
+                raise PgpathError(_statement_error(change, exc, conn)) from None
+        snapshot = _write_snapshot(snapshot_dir, {
+            "pgpath_snapshot": SNAPSHOT_FORMAT, "kind": kind,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "cluster": ident.doc(), "changes": [change_doc(c) for c in changes],
+        })
+        try:
+            conn.commit()
+        except psycopg.Error as exc:
+            with contextlib.suppress(OSError):
+                snapshot.unlink()
+            raise PgpathError(f"COMMIT failed ({str(exc).strip().splitlines()[0]}); if the "
+                              "connection died during COMMIT, run `pgpath diff` to see "
+                              "whether it took effect") from None
+    return Outcome(changes, snapshot, verify(dsn, targets))
+
+
+def verify(dsn: str | None, targets: Targets) -> bool:
+    """Read back after COMMIT: does every scope hold what was asked?"""
+    with connect(dsn) as conn:
+        current = current_paths(Catalog(conn).settings())
+    return all(current.get(scope) == target for scope, target in targets.items())
+
+
+def read_json(path: Path, marker: str, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PgpathError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", 1)
+        raise PgpathError(f"{path}:{line}: not a pgpath {what} (invalid JSON)") from None
+    if not isinstance(doc, dict) or doc.get(marker) != 1:
+        raise PgpathError(f"{path}: not a pgpath {what} (no '{marker}: 1')")
+    return doc
+
+
+def read_changes(path: Path, doc: dict[str, Any], what: str) -> list[Change]:
+    try:
+        cluster = doc["cluster"]
+        if not isinstance(cluster, dict) or not isinstance(doc["changes"], list):
+            raise ValueError("bad structure")
+        return [change_from_doc(c) for c in doc["changes"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PgpathError(f"{path}: corrupt {what}: {exc}") from None
+
+
+def rollback_targets(changes: list[Change]) -> dict[Scope, SearchPath | None]:
+    """The value every touched scope had before (None: it had no setting)."""
+    return {c.scope: c.before for c in changes}
+
+
+def wait_note() -> str:
+    return ("only new sessions see the change: existing connections (and pooled ones) keep "
+            "their search_path until they reconnect")
