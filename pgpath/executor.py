@@ -47,7 +47,7 @@ class Identity:
             raise PgpathError(
                 f"{what} was made on another cluster ({other.get('where', '?')}, system "
                 f"identifier {other.get('system_identifier')}); this is {self.where} "
-                f"({self.system_identifier})", ExitCode.UNSAFE)
+                f"({self.system_identifier})")
 
 
 @dataclass(frozen=True)

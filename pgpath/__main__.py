@@ -1,0 +1,5 @@
+"""python -m pgpath"""
+
+from .cli import main
+
+main()
