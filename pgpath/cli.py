@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 import traceback
@@ -364,6 +365,9 @@ def demo(
 
 def main() -> None:
     """Console entry point."""
+    # A short-lived process that builds many small objects (policy nodes, catalog rows): the
+    # cyclic collector's default thresholds made it spend most of its time collecting.
+    gc.set_threshold(200_000, 50, 50)
     try:
         app()
     except KeyboardInterrupt:

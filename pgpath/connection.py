@@ -121,14 +121,12 @@ def _first_line(exc: BaseException) -> str:
 
 def connection_error(exc: psycopg.Error, conninfo: str) -> PgpathError:
     """One readable line for a failed connection, password masked."""
-    text = str(exc).strip()
-    # libpq prefixes "connection to server at ... failed: FATAL:  <reason>"; keep the reason.
-    reason = text.splitlines()[0] if text else type(exc).__name__
-    if "FATAL:" in reason:
-        reason = reason.split("FATAL:", 1)[1].strip()
-    elif "failed:" in reason:
-        reason = reason.rsplit("failed:", 1)[1].strip()
-    return PgpathError(mask(f"cannot connect to {describe(conninfo)}: {reason}", conninfo))
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    reason = lines[0] if lines else type(exc).__name__
+    for noise in ("connection is bad: ", "connection failed: ", "FATAL:  "):
+        reason = reason.replace(noise, "")
+    where = describe(conninfo) if conninfo else "the server libpq's environment names"
+    return PgpathError(mask(f"cannot connect to {where}: {reason}", conninfo))
 
 
 def connect(
@@ -147,7 +145,8 @@ def connect(
     try:
         conn = psycopg.connect(conninfo, row_factory=dict_row, cursor_factory=_RecordingCursor)
     except psycopg.Error as exc:
-        raise connection_error(exc, conninfo) from None
+        given = make_conninfo(normalize_dsn(dsn), **({"dbname": dbname} if dbname else {}))
+        raise connection_error(exc, given) from None
     if read_only:
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ

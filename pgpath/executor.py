@@ -24,7 +24,7 @@ from .catalog import Catalog
 from .connection import connect, describe, normalize_dsn
 from .errors import ExitCode, PgpathError
 from .model import Level, Scope
-from .plan import Change, change_doc, change_from_doc, current_paths
+from .plan import Change, change_doc, change_from_doc, current_paths, script
 from .searchpath import SearchPath
 
 LOCK_KEY = 0x7067_7061_7468  # "pgpath"
@@ -84,6 +84,22 @@ def _statement_error(change: Change, exc: psycopg.Error, conn: psycopg.Connectio
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return f"{text}: {reason} (needs {_NEEDS[change.scope.level]}); nothing was changed"
     return f"{text}: {reason}; nothing was changed"
+
+
+def _diagnose(conn: psycopg.Connection[Any], changes: tuple[Change, ...],
+              error: psycopg.Error) -> str:
+    """Run the statements one by one, in a transaction rolled back whatever happens, to name
+    the one that fails."""
+    try:
+        for change in changes:
+            try:
+                conn.execute(change.statement())
+            except psycopg.Error as exc:
+                return _statement_error(change, exc, conn)
+    finally:
+        conn.rollback()
+    reason = error.diag.message_primary or str(error).strip().splitlines()[0]
+    return f"{reason}; nothing was changed"
 
 
 def _write_snapshot(directory: Path, doc: dict[str, Any]) -> Path:
@@ -147,15 +163,15 @@ def execute(
         if not changes:
             conn.rollback()
             return Outcome((), None, True)
-        for change in changes:
-            try:
-                conn.execute(change.statement())
-            except psycopg.errors.Error as exc:
-                if isinstance(exc, psycopg.OperationalError) or conn.closed:
-                    raise PgpathError(f"connection lost while running "
-                                      f"{change.statement().as_string(None)}; the transaction "
-                                      "was not committed") from None
-                raise PgpathError(_statement_error(change, exc, conn)) from None
+        try:
+            # One round trip for all statements; on failure, find which one failed.
+            conn.execute(script(changes))
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError) or conn.closed:
+                raise PgpathError("connection lost while running the changes; the "
+                                  "transaction was not committed") from None
+            conn.rollback()
+            raise PgpathError(_diagnose(conn, changes, exc)) from None
         snapshot = _write_snapshot(snapshot_dir, {
             "pgpath_snapshot": SNAPSHOT_FORMAT, "kind": kind,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

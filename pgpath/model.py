@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 from .searchpath import SearchPath
 
@@ -75,7 +76,7 @@ class Setting:
     raw: str | None
     parameters: tuple[tuple[str, str], ...] = ()
 
-    @property
+    @cached_property
     def search_path(self) -> SearchPath | None:
         return None if self.raw is None else SearchPath.parse(self.raw)
 
@@ -113,7 +114,7 @@ class ServerDefault:
     exact: bool
     note: str | None = None
 
-    @property
+    @cached_property
     def search_path(self) -> SearchPath:
         return SearchPath.parse(self.raw)
 

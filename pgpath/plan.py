@@ -45,19 +45,38 @@ def _shown(path: SearchPath) -> str:
     return "''" if path.is_empty else path.to_text()
 
 
+_ALTER_ROLE = sql.SQL("ALTER ROLE ")
+_IN_DATABASE = sql.SQL(" IN DATABASE ")
+_ALTER_DATABASE = sql.SQL("ALTER DATABASE ")
+_ALTER_ALL = sql.SQL("ALTER ROLE ALL")
+_SET = sql.SQL(" SET search_path = ")
+# RESET search_path only: RESET ALL would wipe the scope's other parameters.
+_RESET = sql.SQL(" RESET search_path")
+
+
 def alter_statement(scope: Scope, path: SearchPath | None) -> sql.Composed:
-    ident = sql.Identifier
-    target = {
-        Level.ROLE_IN_DATABASE: lambda: sql.SQL("ROLE {} IN DATABASE {}").format(
-            ident(scope.role), ident(scope.database)),
-        Level.ROLE: lambda: sql.SQL("ROLE {}").format(ident(scope.role)),
-        Level.DATABASE: lambda: sql.SQL("DATABASE {}").format(ident(scope.database)),
-        Level.ALL_ROLES: lambda: sql.SQL("ROLE ALL"),
-    }[scope.level]()
-    if path is None:
-        # RESET search_path only: RESET ALL would wipe the scope's other parameters.
-        return sql.SQL("ALTER {} RESET search_path").format(target)
-    return sql.SQL("ALTER {} SET search_path = {}").format(target, path.to_sql())
+    """``ALTER ... SET search_path = a, b`` (one identifier per element) or ``... RESET``.
+
+    Built from parts rather than ``SQL.format``: apply composes one per changed scope, and
+    thousands of format-string parses add up.
+    """
+    level = scope.level
+    if level is Level.ALL_ROLES:
+        parts: list[sql.Composable] = [_ALTER_ALL]
+    elif level is Level.DATABASE:
+        parts = [_ALTER_DATABASE, sql.Identifier(scope.database)]  # type: ignore[arg-type]
+    else:
+        parts = [_ALTER_ROLE, sql.Identifier(scope.role)]  # type: ignore[arg-type]
+        if level is Level.ROLE_IN_DATABASE:
+            parts += [_IN_DATABASE, sql.Identifier(scope.database)]  # type: ignore[arg-type]
+    parts += [_RESET] if path is None else [_SET, path.to_sql()]
+    return sql.Composed(parts)
+
+
+def script(changes: Iterable[Change]) -> sql.Composed:
+    """The statements as one script, each ended by ``;`` and a newline."""
+    end = sql.SQL(";\n")
+    return sql.Composed([part for c in changes for part in (c.statement(), end)])
 
 
 def current_paths(settings: Iterable[Setting]) -> dict[Scope, SearchPath]:

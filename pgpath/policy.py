@@ -64,7 +64,7 @@ class Policy:
 
 
 class _Reader:
-    """Walks the ruamel tree, keeping positions for messages."""
+    """Walks the loaded document, keeping positions for messages."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -136,17 +136,80 @@ class _Reader:
 
 
 def _position(node: Any, key: Any) -> tuple[int, int]:
-    lc = getattr(node, "lc", None)
-    if lc is not None:
+    """1-based (line, column) of ``node[key]``'s key (mappings) or item (lists)."""
+    if isinstance(node, _Map):
+        return node.keys_at.get(key, node.at)
+    if isinstance(node, _List):
+        return node.items_at[key] if isinstance(key, int) and key < len(node) else node.at
+    return (1, 1)
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    """A mapping that remembers where it and each of its keys stand in the file."""
+
+    at: tuple[int, int]
+    keys_at: dict[Any, tuple[int, int]]
+
+
+class _List(list):  # type: ignore[type-arg]
+    at: tuple[int, int]
+    items_at: list[tuple[int, int]]
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _mark(node: Any) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    """YAML to plain values that keep their positions; duplicate keys are errors.
+
+    Composes nodes with libyaml when available (fast on files naming thousands of roles) and
+    builds the values here, which is where duplicate keys are caught.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise PolicyError([Problem(source, line, col, f"invalid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError([Problem(source, 1, 1, f"invalid YAML: {exc}")]) from None
+    scalars = yaml.constructor.SafeConstructor()
+
+    def build(node: Any) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            result = _Map()
+            result.at, result.keys_at = _mark(node), {}
+            for key_node, value_node in node.value:
+                key = build(key_node)
+                if isinstance(key, list | dict):
+                    raise PolicyError([Problem(source, *_mark(key_node),
+                                               "a key must be a name, not a collection")])
+                if key in result:
+                    raise PolicyError([Problem(source, *_mark(key_node),
+                                               f"duplicate key {key!r}")])
+                result[key] = build(value_node)
+                result.keys_at[key] = _mark(key_node)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            items = _List(build(item) for item in node.value)
+            items.at, items.items_at = _mark(node), [_mark(item) for item in node.value]
+            return items
+        if node.tag == _STR_TAG:
+            return node.value
         try:
-            if isinstance(node, dict):
-                line, col = lc.key(key) if key in node else (lc.line, lc.col)
-            else:
-                line, col = lc.item(key)
-            return line + 1, col + 1
-        except (KeyError, IndexError, TypeError):
-            return lc.line + 1, lc.col + 1
-    return 1, 1
+            return scalars.construct_object(node)
+        except yaml.constructor.ConstructorError as exc:
+            raise PolicyError([Problem(source, *_mark(node), f"invalid value: {exc.problem}")]
+                              ) from None
+
+    return None if root is None else build(root)
 
 
 def _kind(value: Any) -> str:
@@ -163,23 +226,7 @@ def _kind(value: Any) -> str:
 
 def parse_policy(text: str, source: str = "<policy>", strict: bool = False) -> Policy:
     """Validate and read a policy; raise PolicyError with every problem found."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import DuplicateKeyError
-    from ruamel.yaml.error import MarkedYAMLError
-
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    try:
-        doc = yaml.load(text)
-    except DuplicateKeyError as exc:
-        mark = exc.problem_mark
-        key = str(exc.problem).split('"')[1] if '"' in str(exc.problem) else "?"
-        raise PolicyError([Problem(source, mark.line + 1, mark.column + 1,
-                                   f"duplicate key {key!r}")]) from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise PolicyError([Problem(source, line, col, f"invalid YAML: {exc.problem}")]) from None
+    doc = _load_yaml(text, source)
     r = _Reader(source)
     if not isinstance(doc, dict):
         raise PolicyError([Problem(source, 1, 1, "a policy is a mapping with 'version: 1'")])

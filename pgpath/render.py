@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -12,7 +11,7 @@ from typing import Any, TypeVar
 from tabulate import tabulate
 
 from .model import Setting
-from .plan import Change, change_doc
+from .plan import Change, change_doc, script
 from .reads import ShowReport
 from .resolve import Entry, Layer, Resolution
 from .searchpath import SearchPath
@@ -156,21 +155,36 @@ def _json_list(items: tuple[str, ...]) -> str:
 
 
 def dump_yaml(doc: Any) -> str:
-    from ruamel.yaml import YAML
+    """YAML with lists of names in flow style (``[app, public]``), as policies are written."""
+    import yaml
 
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.allow_unicode = True
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    return out.getvalue()
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def represent_list(dumper: Any, data: list[Any]) -> Any:
+        flat = all(isinstance(item, str) for item in data)
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+    Dumper.add_representer(list, represent_list)
+    return yaml.dump(doc, Dumper=Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=1000)
+
+
+def dump_json(doc: Any) -> str:
+    """Indented JSON; a list has one compact item per line, which keeps output of thousands
+    of items fast (json's C encoder does not indent) and still easy to read and grep."""
+    if isinstance(doc, list) and doc:
+        items = ",\n  ".join(json.dumps(item, ensure_ascii=False) for item in doc)
+        return f"[\n  {items}\n]"
+    return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
 def emit(doc: Any, fmt: Format, table: Callable[[], str]) -> None:
     """Print a document in the chosen format (the table is built only when asked for)."""
     if fmt is Format.json:
-        text = json.dumps(doc, indent=2, ensure_ascii=False)
+        text = dump_json(doc)
     elif fmt is Format.yaml:
         text = dump_yaml(doc).rstrip("\n")
     else:
@@ -210,6 +224,6 @@ def emit_changes(changes: tuple[Change, ...] | list[Change], fmt: DiffFormat) ->
     """Changes as a table, JSON/YAML documents, or exactly the SQL apply would run."""
     changes = tuple(changes)
     if fmt is DiffFormat.sql:
-        sys.stdout.write("".join(c.statement().as_string(None) + ";\n" for c in changes))
+        sys.stdout.write(script(changes).as_string(None))
         return
     emit([change_doc(c) for c in changes], Format(fmt.value), lambda: changes_table(changes))

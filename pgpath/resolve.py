@@ -12,6 +12,7 @@ listed, and the session's temporary schema first of all (for tables and types on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .model import Access, ClusterState, Level, Scope
 from .searchpath import USER_ELEMENT, SearchPath
@@ -31,7 +32,7 @@ class Layer:
     wins: bool
     note: str | None = None
 
-    @property
+    @cached_property
     def search_path(self) -> SearchPath | None:
         return None if self.raw is None else SearchPath.parse(self.raw)
 

@@ -9,6 +9,7 @@ the list in ``pg_db_role_setting`` and prints it in ``SHOW``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -31,61 +32,43 @@ class SearchPathSyntaxError(PgpathError):
 
 def truncate_name(name: str) -> str:
     """The name as PostgreSQL keeps it: at most 63 bytes, cut on a character boundary."""
+    if len(name) <= MAX_NAME_BYTES // 4:  # no UTF-8 text this short can reach 63 bytes
+        return name
     encoded = name.encode("utf-8")
     if len(encoded) <= MAX_NAME_BYTES:
         return name
     return encoded[:MAX_NAME_BYTES].decode("utf-8", errors="ignore")
 
 
-def _fold(name: str) -> str:
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in name)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# One element: a quoted name ("" is a quote) or a bare word (which may contain quotes after
+# its first character, as in PostgreSQL), then a comma or the end.
+_ELEMENT = re.compile(
+    rf'[{_SPACE}]*(?:"((?:[^"]|"")*)"|([^",{_SPACE}][^,{_SPACE}]*))[{_SPACE}]*(,|\Z)'
+)
 
 
 def split_identifiers(text: str) -> list[str]:
     """Split a comma-separated identifier list exactly as PostgreSQL does."""
+    if not text.strip(_SPACE):
+        return []
     names: list[str] = []
-    pos, end = 0, len(text)
-
-    def skip_space(i: int) -> int:
-        while i < end and text[i] in _SPACE:
-            i += 1
-        return i
-
-    pos = skip_space(pos)
-    if pos == end:
-        return names
+    pos = 0
     while True:
-        if text[pos] == '"':
-            chunks: list[str] = []
-            pos += 1
-            while True:
-                close = text.find('"', pos)
-                if close < 0:
-                    raise SearchPathSyntaxError(f"unterminated quoted name in {text!r}")
-                chunks.append(text[pos:close])
-                if close + 1 < end and text[close + 1] == '"':
-                    chunks.append('"')
-                    pos = close + 2
-                    continue
-                pos = close + 1
-                break
-            name = "".join(chunks)
-        else:
-            start = pos
-            while pos < end and text[pos] != "," and text[pos] not in _SPACE:
-                pos += 1
-            if pos == start:
+        match = _ELEMENT.match(text, pos)
+        if match is None:
+            if pos < len(text) and text[pos:].lstrip(_SPACE).startswith('"') \
+                    and text.count('"', pos) % 2:
+                raise SearchPathSyntaxError(f"unterminated quoted name in {text!r}")
+            if not text[pos:].strip(_SPACE) or text[pos:].lstrip(_SPACE).startswith(","):
                 raise SearchPathSyntaxError(f"empty name in search path {text!r}")
-            name = _fold(text[start:pos])
-        names.append(truncate_name(name))
-        pos = skip_space(pos)
-        if pos == end:
-            return names
-        if text[pos] != ",":
             raise SearchPathSyntaxError(f"invalid search path {text!r}: expected ',' at {pos}")
-        pos = skip_space(pos + 1)
-        if pos == end:
-            raise SearchPathSyntaxError(f"empty name in search path {text!r}")
+        quoted, bare, separator = match.groups()
+        name = quoted.replace('""', '"') if quoted is not None else bare.translate(_ASCII_LOWER)
+        names.append(truncate_name(name))
+        if not separator:
+            return names
+        pos = match.end()
 
 
 def quote_identifier(name: str, server_version: int | None = None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from typer.testing import CliRunner
@@ -75,7 +76,8 @@ def test_settings(pg: Pg, app_world) -> None:
     assert run_json("settings", "--database", db, "--role", reporting, "--dsn", pg.dsn())[0][
         "level"] == "role in database"
     yaml_out = run("settings", "--role", app_role, "--format", "yaml", "--dsn", pg.dsn())
-    assert yaml_out.exit_code == 0 and "- $user" in yaml_out.stdout
+    assert yaml_out.exit_code == 0
+    assert yaml.safe_load(yaml_out.stdout)[0]["search_path"] == ["$user", "app", "public"]
 
 
 def test_resolve(pg: Pg, app_world) -> None:
