@@ -85,10 +85,11 @@ def median_time(fn: Callable[[], None], runs: int, before: Callable[[], None] | 
     return statistics.median(times)
 
 
-def run_checked(args: list[str], ok: tuple[int, ...] = (0,)) -> None:
+def run_checked(args: list[str], ok: tuple[int, ...] = (0,), expect: str = "") -> str:
     proc = subprocess.run(args, capture_output=True, text=True)
-    if proc.returncode not in ok:
-        raise SystemExit(f"{args[:3]} failed ({proc.returncode}): {proc.stderr[-500:]}")
+    if proc.returncode not in ok or expect not in proc.stdout:
+        raise SystemExit(f"{args[:4]} failed ({proc.returncode}): {proc.stderr[-500:]}")
+    return proc.stdout
 
 
 def query_counts(dsn: str, role: str, work: Path) -> dict[str, int]:
@@ -151,10 +152,15 @@ def main() -> None:
         target.write_text(dump_yaml(policy))
         forward = work / "forward.sql"
         backward = work / "backward.sql"
+
+        def psql_file(path: Path) -> None:
+            run_checked([psql, "-q", "-X", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(path), dsn])
+
+        # current -> target, then target -> current: the statements both ways.
         for path, policy in ((forward, target), (backward, current)):
-            proc = subprocess.run([*pgpath, "diff", str(policy), "--format", "sql", "--dsn",
-                                   dsn], capture_output=True, text=True)
-            path.write_text(proc.stdout)
+            path.write_text(run_checked([*pgpath, "diff", str(policy), "--format", "sql",
+                                         "--dsn", dsn], ok=(2,)))
+            psql_file(path)
         changes = forward.read_text().count("\n")
         log(f"{changes} changes per apply; timing diff ...")
 
@@ -168,16 +174,13 @@ def main() -> None:
             [*pgpath, "validate", str(target)]), args.runs)
 
         def reset() -> None:
-            run_checked([psql, "-q", "-X", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(backward),
-                         dsn])
+            psql_file(backward)
 
         log("timing apply ...")
         apply_pgpath = median_time(lambda: run_checked(
             [*pgpath, "apply", str(target), "--yes", "--snapshot-dir", str(work / "snaps"),
-             "--dsn", dsn]), args.runs, before=reset)
-        apply_psql = median_time(lambda: run_checked(
-            [psql, "-q", "-X", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(forward), dsn]),
-            args.runs, before=reset)
+             "--dsn", dsn], expect=f"committed {changes} change(s)"), args.runs, before=reset)
+        apply_psql = median_time(lambda: psql_file(forward), args.runs, before=reset)
 
     lines = [
         f"PostgreSQL {cluster.version()}, {args.roles} roles, {args.databases} databases, "

@@ -18,6 +18,7 @@ from . import deploy, reads, render
 from .connection import connect, mask, normalize_dsn
 from .errors import ExitCode, PgpathError
 from .executor import Outcome, wait_note
+from .jsonio import dump_json
 from .model import Scope
 from .policy import PolicyError, json_schema, load_policy, policy_document
 from .render import DiffFormat, Format
@@ -233,8 +234,7 @@ def plan_command(
     policy = load_policy(file, strict)
     _warn(policy.warnings)
     plan = deploy.plan_policy(dsn, policy)
-    output.write_text(json.dumps(plan.doc(), indent=2, ensure_ascii=False) + "\n",
-                      encoding="utf-8")
+    output.write_text(dump_json(plan.doc()) + "\n", encoding="utf-8")
     render.emit_changes(plan.changes, DiffFormat.table)
     typer.echo(f"wrote {output} ({len(plan.changes)} changes)", err=True)
 
@@ -244,7 +244,10 @@ def _run_plan(plan: deploy.Plan, dsn: str | None, yes: bool, snapshot_dir: Path,
     if not plan.changes:
         typer.echo("nothing to change")
         return
-    render.emit_changes(plan.changes, DiffFormat.table)
+    if len(plan.changes) > render.SUMMARY_OVER:
+        typer.echo(render.changes_summary(plan.changes))
+    else:
+        render.emit_changes(plan.changes, DiffFormat.table)
     if not yes:
         if not sys.stdin.isatty():
             raise PgpathError("refusing to change anything without --yes when standard input "

@@ -17,10 +17,10 @@ from .executor import (
     execute,
     identity,
     read_changes,
-    read_json,
     rollback_targets,
     state_doc,
 )
+from .jsonio import read_json
 from .model import ClusterState, Scope
 from .plan import Change, change_doc, current_paths, diff, export_policy
 from .policy import Policy, load_policy

@@ -9,7 +9,6 @@ back and compared with what was asked.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import uuid
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ import psycopg
 from .catalog import Catalog
 from .connection import connect, describe, normalize_dsn
 from .errors import ExitCode, PgpathError
+from .jsonio import dump_json
 from .model import Level, Scope
 from .plan import Change, change_doc, change_from_doc, current_paths, script
 from .searchpath import SearchPath
@@ -108,8 +108,7 @@ def _write_snapshot(directory: Path, doc: dict[str, Any]) -> Path:
     path = directory / f"{stamp}-{doc['kind']}-{uuid.uuid4().hex[:8]}.json"
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+        f.write(dump_json(doc) + "\n")
         f.flush()
         os.fsync(f.fileno())
     tmp.rename(path)
@@ -193,19 +192,6 @@ def verify(dsn: str | None, targets: Targets) -> bool:
     with connect(dsn) as conn:
         current = current_paths(Catalog(conn).settings())
     return all(current.get(scope) == target for scope, target in targets.items())
-
-
-def read_json(path: Path, marker: str, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PgpathError(f"{path}: cannot read {what}: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", 1)
-        raise PgpathError(f"{path}:{line}: not a pgpath {what} (invalid JSON)") from None
-    if not isinstance(doc, dict) or doc.get(marker) != 1:
-        raise PgpathError(f"{path}: not a pgpath {what} (no '{marker}: 1')")
-    return doc
 
 
 def read_changes(path: Path, doc: dict[str, Any], what: str) -> list[Change]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any, TypeVar
 
-from tabulate import tabulate
+from tabulate import tabulate as _tabulate
 
+from .jsonio import dump_json
 from .model import Setting
 from .plan import Change, change_doc, script
 from .reads import ShowReport
@@ -23,6 +25,11 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     yaml = "yaml"
+
+
+def tabulate(rows: list[list[Any]], headers: Any = (), **options: Any) -> str:
+    """Tables of names: nothing is parsed as a number (a schema may be called 123)."""
+    return _tabulate(rows, headers, disable_numparse=True, **options)
 
 
 def _path(path: SearchPath | None) -> list[str] | None:
@@ -172,15 +179,6 @@ def dump_yaml(doc: Any) -> str:
                      default_flow_style=False, width=1000)
 
 
-def dump_json(doc: Any) -> str:
-    """Indented JSON; a list has one compact item per line, which keeps output of thousands
-    of items fast (json's C encoder does not indent) and still easy to read and grep."""
-    if isinstance(doc, list) and doc:
-        items = ",\n  ".join(json.dumps(item, ensure_ascii=False) for item in doc)
-        return f"[\n  {items}\n]"
-    return json.dumps(doc, indent=2, ensure_ascii=False)
-
-
 def emit(doc: Any, fmt: Format, table: Callable[[], str]) -> None:
     """Print a document in the chosen format (the table is built only when asked for)."""
     if fmt is Format.json:
@@ -218,6 +216,18 @@ def changes_table(changes: tuple[Change, ...]) -> str:
     rows = [[c.action, c.scope.role or "(all roles)", c.scope.database or "(all databases)",
              _text(c.before), _text(c.after)] for c in changes]
     return tabulate(rows, ["action", "role", "database", "from", "to"])
+
+
+SUMMARY_OVER = 100
+
+
+def changes_summary(changes: tuple[Change, ...]) -> str:
+    """For long plans: how many changes of each kind (the full list is in the snapshot, and
+    ``pgpath diff --format table|sql`` shows it)."""
+    counts = Counter((c.action, c.scope.level.value) for c in changes)
+    rows = [[action, level, n] for (action, level), n in sorted(counts.items())]
+    return (f"{len(changes)} changes (the full list: pgpath diff FILE --format table)\n"
+            + tabulate(rows, ["action", "level", "changes"]))
 
 
 def emit_changes(changes: tuple[Change, ...] | list[Change], fmt: DiffFormat) -> None:

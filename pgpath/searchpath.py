@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from psycopg import sql
 
@@ -102,7 +103,7 @@ class SearchPath:
     @classmethod
     def parse(cls, text: str) -> SearchPath:
         """Read a stored or ``SHOW`` value (``"$user", public``) with PostgreSQL's rules."""
-        return cls(tuple(split_identifiers(text)))
+        return _parse_cached(text) if cls is SearchPath else cls(tuple(split_identifiers(text)))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.schemas)
@@ -134,6 +135,12 @@ class SearchPath:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> SearchPath:
+    # Clusters hold thousands of settings but few distinct values.
+    return SearchPath(tuple(split_identifiers(text)))
 
 
 def as_search_path(value: SearchPath | str | Iterable[str]) -> SearchPath:

@@ -1,0 +1,49 @@
+"""pgpath's JSON: command output, plans and snapshots.
+
+Lists are written one compact item per line: readable, easy to grep and diff, and written by
+json's C encoder (which does not indent), so thousands of changes cost little.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import PgpathError
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _items(items: list[Any], indent: str) -> str:
+    if not items:
+        return "[]"
+    inner = f",\n{indent}  ".join(_compact(item) for item in items)
+    return f"[\n{indent}  {inner}\n{indent}]"
+
+
+def dump_json(doc: Any) -> str:
+    """A list: one item per line. An object: one key per line, its lists one item per line."""
+    if isinstance(doc, list):
+        return _items(doc, "")
+    if isinstance(doc, dict) and doc:
+        lines = [f"  {_compact(k)}: {_items(v, '  ') if isinstance(v, list) else _compact(v)}"
+                 for k, v in doc.items()]
+        return "{\n" + ",\n".join(lines) + "\n}"
+    return _compact(doc)
+
+
+def read_json(path: Path, marker: str, what: str) -> dict[str, Any]:
+    """A pgpath file (plan, snapshot) marked with ``marker: 1``; one clear error otherwise."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PgpathError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", 1)
+        raise PgpathError(f"{path}:{line}: not a pgpath {what} (invalid JSON)") from None
+    if not isinstance(doc, dict) or doc.get(marker) != 1:
+        raise PgpathError(f"{path}: not a pgpath {what} (no '{marker}: 1')")
+    return doc
