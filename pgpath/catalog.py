@@ -16,7 +16,9 @@ from .model import (
     Access,
     ClusterState,
     Database,
+    Function,
     Role,
+    SchemaInfo,
     Scope,
     ServerDefault,
     SessionInfo,
@@ -80,6 +82,24 @@ class Catalog:
             (r["role"], r["schema"]): Access(exists=True, usage=r["usage"], create=r["create"])
             for r in rows
         }
+
+    def memberships(self) -> dict[str, frozenset[str]]:
+        """role -> every role it is a member of, directly or not."""
+        groups: dict[str, set[str]] = defaultdict(set)
+        for row in self.fetch("memberships"):
+            groups[row["member"]].add(row["role"])
+        return {member: frozenset(roles) for member, roles in groups.items()}
+
+    def schema_creators(self) -> dict[str, SchemaInfo]:
+        """In the connected database: schema -> its owner and CREATE grantees."""
+        return {r["schema"]: SchemaInfo(r["owner"], frozenset(r["creators"]))
+                for r in self.fetch("schema_creators")}
+
+    def functions(self) -> tuple[Function, ...]:
+        """In the connected database: user functions and procedures, not extensions'."""
+        return tuple(Function(r["signature"], r["schema"], r["owner"], r["security_definer"],
+                              tuple(r["config"]) if r["config"] is not None else None)
+                     for r in self.fetch("functions"))
 
     def server_default(self, session: SessionInfo) -> ServerDefault:
         """What a session gets with no stored setting: the configuration files' value, else

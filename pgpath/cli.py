@@ -15,6 +15,7 @@ import psycopg
 import typer
 
 from . import deploy, reads, render
+from .audit import Severity
 from .connection import connect, mask, normalize_dsn
 from .errors import ExitCode, PgpathError
 from .executor import Outcome, wait_note
@@ -350,6 +351,33 @@ def reset_command(
     """RESET search_path for one scope (its other parameters are left alone)."""
     _one_scope(_scope(role, database, all_roles), None, dsn, yes, dry_run, snapshot_dir,
                lock_timeout)
+
+
+@app.command("audit")
+@handle_errors
+def audit_command(
+    database: Annotated[str | None, typer.Option(
+        "--database", "-D", help="The database to audit (default: the connection's).")] = None,
+    all_databases: Annotated[bool, typer.Option(
+        "--all-databases", help="Every database that accepts connections.")] = False,
+    role: Annotated[str | None, typer.Option("--role", "-r",
+                                             help="Only findings about this role.")] = None,
+    fail_on: Annotated[Severity, typer.Option(
+        "--fail-on", help="Exit 2 when a finding is at or above this severity.")]
+    = Severity.warning,
+    dsn: DsnOpt = None, format: FormatOpt = Format.table, debug: DebugOpt = False,
+) -> None:
+    """Security audit of search paths: writable schemas on paths (CVE-2018-1058), SECURITY
+    DEFINER functions without a safe pinned path, typos, settings that do nothing."""
+    if database and all_databases:
+        raise PgpathError("--database and --all-databases cannot be combined")
+    with connect(dsn) as conn:
+        findings = reads.audit_cluster(conn, dsn, database, all_databases, role,
+                                       progress=render.progress)
+    render.emit([render.finding_doc(f) for f in findings], format,
+                lambda: render.findings_text(findings))
+    if any(f.severity.rank >= fail_on.rank for f in findings):
+        raise typer.Exit(ExitCode.DIFFERENCES)
 
 
 @app.command()

@@ -99,6 +99,7 @@ class Database:
     name: str
     allow_connections: bool
     is_template: bool
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,20 @@ class ClusterState:
 
     def database(self, name: str) -> Database | None:
         return self._databases.get(name)
+
+
+@dataclass(frozen=True)
+class SchemaInfo:
+    """A schema in one database: its owner and the grantees of CREATE (None is PUBLIC)."""
+
+    owner: str
+    creators: frozenset[str | None]
+
+
+@dataclass(frozen=True)
+class Function:
+    signature: str
+    schema: str
+    owner: str
+    security_definer: bool
+    config: tuple[str, ...] | None

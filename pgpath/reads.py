@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from .audit import DatabaseFacts, Finding, Trust, audit
 from .catalog import Catalog
 from .connection import connect
 from .errors import PgpathError
@@ -128,3 +129,40 @@ def resolve_all(
                                     (*result.notes, note))
             results.append(result)
     return results
+
+
+def audit_cluster(
+    conn: psycopg.Connection[Any], dsn: str | None, database: str | None = None,
+    all_databases: bool = False, role: str | None = None, progress: Progress = _no_progress,
+) -> list[Finding]:
+    """Every finding for one database (default: the connection's) or all of them: 7
+    cluster-wide queries, then one connection and 3 queries per database."""
+    catalog = Catalog(conn)
+    session = catalog.session()
+    state = catalog.cluster_state(session)
+    _check_names(catalog, [role] if role else [], [database] if database else [], state)
+    allowed = catalog.connect_privileges()
+    trust = Trust(catalog.memberships(),
+                  frozenset(r.name for r in state.roles if r.superuser))
+    names = schemas_named(state)
+    targets = ([d.name for d in state.databases if d.allow_connections] if all_databases
+               else [database or session.database])
+    facts = []
+    for name in progress(iter(targets), len(targets), "databases"):
+        roles = sorted(allowed.get(name, set()) if role is None
+                       else allowed.get(name, set()) & {role})
+
+        def read(db_conn: psycopg.Connection[Any], roles: list[str] = roles) -> Any:
+            db_catalog = Catalog(db_conn)
+            return (db_catalog.schema_access(roles, names), db_catalog.schema_creators(),
+                    db_catalog.functions())
+
+        if name == session.database:
+            access, schemas, functions = read(conn)
+        else:
+            with connect(dsn, dbname=name) as other:
+                access, schemas, functions = read(other)
+        owner = state.database(name).owner  # type: ignore[union-attr]
+        facts.append(DatabaseFacts(name, owner, schemas, functions,
+                                   tuple(resolve(state, r, name, access) for r in roles)))
+    return audit(state, trust, allowed, facts, None if all_databases else set(targets), role)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from tabulate import tabulate as _tabulate
 
+from .audit import Finding
 from .jsonio import dump_json
 from .model import Setting
 from .plan import Change, change_doc, script
@@ -155,6 +156,32 @@ def resolutions_table(results: list[Resolution]) -> str:
         for r in results
     ]
     return tabulate(rows, ["role", "database", "source", "search_path", "effective"])
+
+
+def finding_doc(f: Finding) -> dict[str, Any]:
+    return {"code": f.code, "severity": f.severity.value, "title": f.check.title,
+            "role": f.role, "database": f.database, "schema": f.schema,
+            "function": f.function, "message": f.message, "fix": f.fix}
+
+
+def findings_text(findings: list[Finding]) -> str:
+    """Each finding on one line, its fix on the next; a count at the end."""
+    if not findings:
+        return "no findings"
+    lines = []
+    for f in findings:
+        where = " ".join(p for p in (
+            f"role={f.role}" if f.role else "", f"database={f.database}" if f.database else "",
+            f"function={f.function}" if f.function else
+            (f"schema={f.schema}" if f.schema else "")) if p)
+        lines.append(f"{f.severity.value:<7} {f.code}  {where}: {f.message}")
+        if f.fix:
+            lines.append(f"{'':<16}fix: {f.fix}")
+    counts = Counter(f.severity.value for f in findings)
+    lines.append("")
+    lines.append(f"{counts['error']} error(s), {counts['warning']} warning(s), "
+                 f"{counts['info']} info")
+    return "\n".join(lines)
 
 
 def _json_list(items: tuple[str, ...]) -> str:
