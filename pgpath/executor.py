@@ -129,12 +129,15 @@ def execute(
     expected_state: list[list[Any]] | None = None,
     expected_cluster: Mapping[str, Any] | None = None,
     lock_timeout: str = "10s",
+    verify_dsn: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """Bring every scope in ``targets`` to its value (None: RESET) in one transaction.
 
     ``expected_state``: the state the caller showed the user; if the cluster no longer has
     it, refuse (exit 3) without changing anything. Scopes already at their target are left
-    alone, so running the same targets twice is harmless.
+    alone, so running the same targets twice is harmless. ``verify_dsn`` reads the result
+    back (the read-only connection of a target); ``extra`` goes into the snapshot.
     """
     with connect(dsn, read_only=False) as conn:
         ident = identity(conn, dsn)
@@ -174,7 +177,8 @@ def execute(
         snapshot = _write_snapshot(snapshot_dir, {
             "pgpath_snapshot": SNAPSHOT_FORMAT, "kind": kind,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "cluster": ident.doc(), "changes": [change_doc(c) for c in changes],
+            **(extra or {}), "cluster": ident.doc(),
+            "changes": [change_doc(c) for c in changes],
         })
         try:
             conn.commit()
@@ -184,7 +188,7 @@ def execute(
             raise PgpathError(f"COMMIT failed ({str(exc).strip().splitlines()[0]}); if the "
                               "connection died during COMMIT, run `pgpath diff` to see "
                               "whether it took effect") from None
-    return Outcome(changes, snapshot, verify(dsn, targets))
+    return Outcome(changes, snapshot, verify(verify_dsn or dsn, targets))
 
 
 def verify(dsn: str | None, targets: Targets) -> bool:

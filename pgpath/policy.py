@@ -7,16 +7,21 @@ exact schema names; a string is read with PostgreSQL's own rules (as pasted from
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from psycopg.conninfo import make_conninfo
 
 from .errors import PgpathError
 from .model import Scope
 from .searchpath import MAX_NAME_BYTES, SearchPath, SearchPathSyntaxError
 
 VERSION = 1
-TOP_KEYS = ("version", "unmanaged", "all_roles", "databases", "roles")
+SECTION_KEYS = ("unmanaged", "all_roles", "databases", "roles")
+TOP_KEYS = ("version", *SECTION_KEYS)
+TARGET_KEYS = ("dsn_env", "service", "read_dsn_env", "read_service")
 ROLE_KEYS = ("search_path", "databases")
 Unmanaged = Literal["keep", "reset"]
 
@@ -61,6 +66,58 @@ class Policy:
     @property
     def databases(self) -> set[str]:
         return {s.database for s in self.scopes if s.database is not None}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How to reach a cluster without writing a secret: an environment variable that holds
+    the DSN, or a libpq service name (pg_service.conf, with .pgpass for the password)."""
+
+    env: str | None = None
+    service: str | None = None
+
+    def conninfo(self) -> str:
+        if self.service:
+            return make_conninfo(service=self.service)
+        value = os.environ.get(self.env or "")
+        if not value:
+            raise PgpathError(f"environment variable {self.env} is not set (it should hold "
+                              "the DSN)")
+        return value
+
+    def __str__(self) -> str:
+        return f"service {self.service}" if self.service else f"${self.env}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One cluster of a policy file. ``name`` is empty for a file without targets, whose
+    connection comes from the command line; reads use ``read``, writes ``write``."""
+
+    name: str
+    policy: Policy
+    write: Endpoint | None
+    read: Endpoint | None
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    targets: tuple[Target, ...]
+    multi: bool
+    warnings: tuple[Problem, ...] = ()
+
+    def select(self, names: list[str] | None) -> tuple[Target, ...]:
+        """The targets named (all of them by default); unknown names are one error."""
+        if not names:
+            return self.targets
+        if not self.multi:
+            raise PgpathError("--target needs a policy file with targets")
+        known = {t.name for t in self.targets}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise PgpathError(f"no target named {', '.join(unknown)} (the file has "
+                              f"{', '.join(sorted(known))})")
+        return tuple(t for t in self.targets if t.name in names)
 
 
 class _Reader:
@@ -224,23 +281,9 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def parse_policy(text: str, source: str = "<policy>", strict: bool = False) -> Policy:
-    """Validate and read a policy; raise PolicyError with every problem found."""
-    doc = _load_yaml(text, source)
-    r = _Reader(source)
-    if not isinstance(doc, dict):
-        raise PolicyError([Problem(source, 1, 1, "a policy is a mapping with 'version: 1'")])
-    for key in doc:
-        if key == "targets":
-            r.problem(doc, key, "'targets' (several clusters in one file) is not supported by "
-                                "this version of pgpath")
-        elif key not in TOP_KEYS:
-            r.problem(doc, key, f"unknown key {key!r} (expected one of {', '.join(TOP_KEYS)})")
-    version = doc.get("version")
-    if isinstance(version, bool) or version != VERSION:
-        where = "version" if "version" in doc else None
-        found = f"version {doc['version']!r}" if where else "no version"
-        r.problem(doc, where, f"unsupported policy: {found} (expected 'version: 1')")
+def _sections(r: _Reader, doc: dict[Any, Any], prefix: str) -> tuple[
+        dict[Scope, SearchPath | None], dict[Scope, int], Unmanaged]:
+    """The version-1 sections (unmanaged, all_roles, databases, roles) of a mapping."""
     unmanaged = doc.get("unmanaged", "keep")
     if unmanaged not in ("keep", "reset"):
         r.problem(doc, "unmanaged", f"unmanaged must be 'keep' or 'reset', not {unmanaged!r}")
@@ -248,7 +291,7 @@ def parse_policy(text: str, source: str = "<policy>", strict: bool = False) -> P
     lines: dict[Scope, int] = {}
 
     def add(scope: Scope, parent: Any, key: Any, where: str) -> None:
-        ok, value = r.path(parent, key, where)
+        ok, value = r.path(parent, key, prefix + where)
         if ok:
             scopes[scope] = value
             lines[scope] = _position(parent, key)[0]
@@ -277,23 +320,107 @@ def parse_policy(text: str, source: str = "<policy>", strict: bool = False) -> P
         for db in in_dbs or {}:
             if r.name(in_dbs, db, "database"):
                 add(Scope(role, db), in_dbs, db, f"role {role} in database {db}")
+    return scopes, lines, "reset" if unmanaged == "reset" else "keep"
+
+
+def _endpoint(r: _Reader, body: dict[Any, Any], env_key: str, service_key: str,
+              name: str) -> Endpoint | None:
+    env, service = body.get(env_key), body.get(service_key)
+    for key, value in ((env_key, env), (service_key, service)):
+        if value is not None and (not isinstance(value, str) or not value):
+            r.problem(body, key, f"target {name}: {key} must be a non-empty string")
+            return None
+    if env and service:
+        r.problem(body, service_key, f"target {name}: give {env_key} or {service_key}, not both")
+        return None
+    return Endpoint(env=env, service=service) if env or service else None
+
+
+def parse_policy_file(text: str, source: str = "<policy>", strict: bool = False
+                      ) -> PolicyFile:
+    """Validate and read a policy file, with or without targets; raise PolicyError with
+    every problem found."""
+    doc = _load_yaml(text, source)
+    r = _Reader(source)
+    if not isinstance(doc, dict):
+        raise PolicyError([Problem(source, 1, 1, "a policy is a mapping with 'version: 1'")])
+    version = doc.get("version")
+    if isinstance(version, bool) or version != VERSION:
+        where = "version" if "version" in doc else None
+        found = f"version {doc['version']!r}" if where else "no version"
+        r.problem(doc, where, f"unsupported policy: {found} (expected 'version: 1')")
+    targets: list[Target] = []
+    if "targets" in doc:
+        for key in doc:
+            if key not in ("version", "targets"):
+                r.problem(doc, key, f"{key!r} beside 'targets': put each cluster's sections "
+                                    "under its target")
+        named = r.mapping(doc["targets"], doc, "targets", "targets")
+        if named == {}:
+            r.problem(doc, "targets", "targets names no cluster")
+        for name in named or {}:
+            if not isinstance(name, str) or not name:
+                r.problem(named, name, f"a target name must be a non-empty string, not {name!r}")
+                continue
+            body = r.mapping(named[name], named, name, f"target {name}")
+            if body is None:
+                continue
+            for key in body:
+                if key == "dsn" or key == "read_dsn":
+                    r.problem(body, key, f"target {name}: never write a DSN (it may hold a "
+                                         "password) in the file: use dsn_env or service")
+                elif key not in TARGET_KEYS and key not in SECTION_KEYS:
+                    r.problem(body, key, f"unknown key {key!r} under target {name} (expected "
+                                         f"one of {', '.join(TARGET_KEYS + SECTION_KEYS)})")
+            write = _endpoint(r, body, "dsn_env", "service", name)
+            read = _endpoint(r, body, "read_dsn_env", "read_service", name)
+            if "dsn_env" not in body and "service" not in body:
+                r.problem(named, name, f"target {name}: say how to connect (dsn_env or "
+                                       "service)")
+            scopes, lines, unmanaged = _sections(r, body, f"target {name}: ")
+            policy = Policy(scopes, unmanaged, f"{source} (target {name})", lines)
+            targets.append(Target(name, policy, write, read or write))
+    else:
+        for key in doc:
+            if key not in TOP_KEYS:
+                r.problem(doc, key, f"unknown key {key!r} (expected one of "
+                                    f"{', '.join(TOP_KEYS)}, or targets)")
+        scopes, lines, unmanaged = _sections(r, doc, "")
+        targets.append(Target("", Policy(scopes, unmanaged, source, lines), None, None))
     errors = [p for p in r.problems if not p.warning]
     if errors or (strict and r.problems):
         # With --strict, warnings count as errors.
         raise PolicyError([Problem(p.file, p.line, p.column, p.message, p.warning and not strict)
                            for p in r.problems])
-    return Policy(scopes, unmanaged, source, lines, tuple(r.problems))
+    return PolicyFile(tuple(targets), "targets" in doc, tuple(r.problems))
 
 
-def load_policy(path: str | Path, strict: bool = False) -> Policy:
-    """Read and validate a policy file."""
+def parse_policy(text: str, source: str = "<policy>", strict: bool = False) -> Policy:
+    """A single-cluster policy (a file without targets)."""
+    found = parse_policy_file(text, source, strict)
+    if found.multi:
+        raise PgpathError(f"{source}: this file names targets; choose one with --target")
+    return Policy(found.targets[0].policy.scopes, found.targets[0].policy.unmanaged, source,
+                  found.targets[0].policy.lines, found.warnings)
+
+
+def load_policy_file(path: str | Path, strict: bool = False) -> PolicyFile:
+    """Read and validate a policy file, with or without targets."""
+    return parse_policy_file(_read_text(path), str(path), strict)
+
+
+def _read_text(path: str | Path) -> str:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PgpathError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise PgpathError(f"{path}: not UTF-8 text") from None
-    return parse_policy(text, str(path), strict)
+
+
+def load_policy(path: str | Path, strict: bool = False) -> Policy:
+    """Read and validate a single-cluster policy file."""
+    return parse_policy(_read_text(path), str(path), strict)
 
 
 def policy_document(policy: Policy) -> dict[str, Any]:

@@ -264,3 +264,19 @@ def emit_changes(changes: tuple[Change, ...] | list[Change], fmt: DiffFormat) ->
         sys.stdout.write(script(changes).as_string(None))
         return
     emit([change_doc(c) for c in changes], Format(fmt.value), lambda: changes_table(changes))
+
+
+def emit_target_changes(per_target: list[tuple[str, tuple[Change, ...]]],
+                        fmt: DiffFormat) -> None:
+    """Changes of several clusters: JSON/YAML items carry a ``target`` key, tables and SQL
+    come in one section per target."""
+    if fmt in (DiffFormat.json, DiffFormat.yaml):
+        docs = [{"target": name, **change_doc(c)} for name, changes in per_target
+                for c in changes]
+        emit(docs, Format(fmt.value), lambda: "")
+        return
+    for name, changes in per_target:
+        if fmt is DiffFormat.sql:
+            sys.stdout.write(f"-- target {name}\n" + script(changes).as_string(None))
+        else:
+            sys.stdout.write(f"== target {name}\n{changes_table(changes)}\n")

@@ -11,7 +11,14 @@ import yaml
 from pgpath.errors import PgpathError
 from pgpath.model import ClusterState, Database, Role, Scope, ServerDefault, Setting
 from pgpath.plan import Change, diff, export_policy
-from pgpath.policy import PolicyError, json_schema, parse_policy, policy_document
+from pgpath.policy import (
+    Endpoint,
+    PolicyError,
+    json_schema,
+    parse_policy,
+    parse_policy_file,
+    policy_document,
+)
 from pgpath.render import dump_yaml
 from pgpath.searchpath import SearchPath
 
@@ -79,7 +86,12 @@ def test_omitted_scopes_are_not_managed() -> None:
         ("version: true\n", "unsupported policy"),
         ("- just\n- a list\n", "p.yaml:1:1: a policy is a mapping"),
         ("version: 1\nroles: {a: [x]\n", "p.yaml:3:1: invalid YAML"),
-        ("version: 1\ntargets: {}\n", "p.yaml:2:1: 'targets'"),
+        ("version: 1\ntargets: {}\n", "p.yaml:2:1: targets names no cluster"),
+        ("version: 1\ntargets:\n  a: {dsn: 'postgresql://u:pw@h/d'}\n",
+         "p.yaml:3:7: target a: never write a DSN"),
+        ("version: 1\ntargets:\n  a: {roles: {}}\n", "p.yaml:3:3: target a: say how to"),
+        ("version: 1\nroles: {}\ntargets:\n  a: {service: x}\n",
+         "p.yaml:2:1: 'roles' beside 'targets'"),
     ],
 )
 def test_invalid_policies(text: str, expected: str) -> None:
@@ -89,12 +101,34 @@ def test_invalid_policies(text: str, expected: str) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_targets() -> None:
+    found = parse_policy_file(
+        "version: 1\ntargets:\n"
+        "  alpha:\n    dsn_env: ALPHA_DSN\n    read_dsn_env: ALPHA_RO_DSN\n"
+        "    databases: {alpha: [alpha, public]}\n"
+        "  prime:\n    service: prime\n    unmanaged: reset\n    roles: {app: [prime]}\n",
+        "p.yaml")
+    alpha, prime = found.targets
+    assert found.multi and alpha.name == "alpha" and prime.name == "prime"
+    assert alpha.write == Endpoint(env="ALPHA_DSN") and alpha.read == Endpoint(env="ALPHA_RO_DSN")
+    assert prime.read == prime.write == Endpoint(service="prime")
+    assert alpha.policy.scopes == {Scope(None, "alpha"): SearchPath.of("alpha", "public")}
+    assert prime.policy.unmanaged == "reset"
+    assert found.select(["prime"]) == (prime,)
+    with pytest.raises(PgpathError, match="no target named beta"):
+        found.select(["beta"])
+    single = parse_policy_file("version: 1\nroles: {app: [x]}\n")
+    assert not single.multi and single.targets[0].write is None
+    with pytest.raises(PgpathError, match="--target needs"):
+        single.select(["alpha"])
+
+
 def test_every_problem_is_reported() -> None:
     with pytest.raises(PolicyError) as info:
         parse_policy("version: 1\nbad: 1\nroles:\n  r: [1]\n", "p.yaml")
     assert [str(p) for p in info.value.problems] == [
         "p.yaml:2:1: unknown key 'bad' (expected one of version, unmanaged, all_roles, "
-        "databases, roles)",
+        "databases, roles, or targets)",
         "p.yaml:4:7: role r: schema name must be a string, not a number 1 (quote it)",
     ]
     assert str(info.value).endswith("(and 1 more)")
