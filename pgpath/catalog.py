@@ -101,6 +101,11 @@ class Catalog:
                               tuple(r["config"]) if r["config"] is not None else None)
                      for r in self.fetch("functions"))
 
+    def relations(self, names: Iterable[str]) -> set[tuple[str, str]]:
+        """In the connected database: (schema, name) of each table or view so named."""
+        return {(r["schema"], r["name"])
+                for r in self.fetch("relations", {"names": sorted(set(names))})}
+
     def server_default(self, session: SessionInfo) -> ServerDefault:
         """What a session gets with no stored setting: the configuration files' value, else
         the built-in default. Exact only when it can be read."""

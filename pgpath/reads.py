@@ -10,10 +10,12 @@ from typing import Any
 import psycopg
 
 from .audit import DatabaseFacts, Finding, Trust, audit
+from .binds import Bind
 from .catalog import Catalog
 from .connection import connect
 from .errors import PgpathError
 from .model import ClusterState, SessionInfo, Setting
+from .models import ModelFinding, Models, check_models
 from .resolve import Entry, Resolution, effective_entries, resolve, schemas_named
 from .searchpath import SearchPath
 
@@ -166,3 +168,26 @@ def audit_cluster(
         facts.append(DatabaseFacts(name, owner, schemas, functions,
                                    tuple(resolve(state, r, name, access) for r in roles)))
     return audit(state, trust, allowed, facts, None if all_databases else set(targets), role)
+
+
+def check_models_live(models: Models, binds: list[Bind]) -> list[ModelFinding]:
+    """Connect as each bind the models use (2 queries each: the session's path, and which
+    schemas hold tables of the models' names) and check the models against it."""
+    by_name = {b.name: b for b in binds}
+    missing = sorted(models.binds - set(by_name))
+    if missing:
+        raise PgpathError(f"no URL for bind {', '.join(missing)} in the configuration")
+    paths: dict[str, tuple[str, ...]] = {}
+    existing: dict[str, set[tuple[str, str]]] = {}
+    for name in sorted(models.binds):
+        tables = {t.name for t in models.tables if t.bind == name}
+        with connect(by_name[name].conninfo) as conn:
+            catalog = Catalog(conn)
+            session = catalog.session()
+            existing[name] = catalog.relations(tables)
+        paths[name] = tuple(s for s in session.effective if not s.startswith("pg_temp_"))
+
+    def same_database(a: str, b: str) -> bool:
+        return by_name[a].cluster_database == by_name[b].cluster_database
+
+    return check_models(models, paths, existing, same_database)

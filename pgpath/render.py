@@ -14,6 +14,7 @@ from tabulate import tabulate as _tabulate
 from .audit import Finding
 from .jsonio import dump_json
 from .model import Setting
+from .models import ModelFinding
 from .plan import Change, change_doc, script
 from .reads import ShowReport
 from .resolve import Entry, Layer, Resolution
@@ -181,6 +182,27 @@ def findings_text(findings: list[Finding]) -> str:
     lines.append("")
     lines.append(f"{counts['error']} error(s), {counts['warning']} warning(s), "
                  f"{counts['info']} info")
+    return "\n".join(lines)
+
+
+def model_finding_doc(f: ModelFinding) -> dict[str, Any]:
+    return {"code": f.code, "severity": f.severity.value, "bind": f.bind, "table": f.table,
+            "model": f.model, "message": f.message, "fix": f.fix}
+
+
+def model_findings_text(findings: list[ModelFinding]) -> str:
+    if not findings:
+        return "no findings"
+    lines = []
+    for f in findings:
+        what = " ".join(p for p in (f"bind={f.bind}", f"model={f.model}" if f.model else "",
+                                    f"table={f.table}" if f.table else "") if p)
+        lines.append(f"{f.severity.value:<7} {f.code}  {what}: {f.message}")
+        if f.fix:
+            lines.append(f"{'':<16}fix: {f.fix}")
+    counts = Counter(f.severity.value for f in findings)
+    lines += ["", f"{counts['error']} error(s), {counts['warning']} warning(s), "
+                  f"{counts['info']} info"]
     return "\n".join(lines)
 
 

@@ -16,9 +16,10 @@ import typer
 
 from .. import deploy, reads, render
 from ..audit import Severity
-from ..binds import group_binds, load_binds
-from ..connection import connect
+from ..binds import binds_from_config, group_binds, load_binds, load_object
+from ..connection import connect, normalize_dsn
 from ..errors import ExitCode, PgpathError
+from ..models import inspect_models
 from ..policy import load_policy_file
 from ..render import Format
 from .common import DebugOpt, DsnOpt, FormatOpt, TargetOpt, app, handle_errors
@@ -206,3 +207,29 @@ def audit_command(
                 ExitCode.DIFFERENCES if failing else 0)
 
     _run(_sources(dsn, targets, target, binds, group=True), dsn, format, one)
+
+
+@app.command()
+@handle_errors
+def models(
+    target: Annotated[str, typer.Argument(
+        help="module:object: a Flask-SQLAlchemy db, a declarative base or a MetaData.")],
+    binds: Annotated[str | None, typer.Option(
+        "--binds", help="module:object holding SQLALCHEMY_DATABASE_URI / SQLALCHEMY_BINDS "
+                        "(default: --dsn for models without binds).")] = None,
+    dsn: DsnOpt = None, format: FormatOpt = Format.table, debug: DebugOpt = False,
+) -> None:
+    """Check models against the live search path of each bind's role: where unqualified
+    tables resolve, shadowing, and cross-bind foreign keys and relationships that fail.
+    Exit 2 when a finding is an error."""
+    found = inspect_models(load_object(target))
+    if binds:
+        bind_list = load_binds(binds)
+    else:
+        bind_list = binds_from_config({"SQLALCHEMY_DATABASE_URI": normalize_dsn(dsn) or
+                                       "postgresql://"})
+    findings = reads.check_models_live(found, bind_list)
+    render.emit([render.model_finding_doc(f) for f in findings], format,
+                lambda: render.model_findings_text(findings))
+    if any(f.severity is Severity.error for f in findings):
+        raise typer.Exit(ExitCode.DIFFERENCES)
