@@ -466,29 +466,46 @@ def json_schema() -> dict[str, Any]:
     }
     names = {"type": "object", "propertyNames": {"minLength": 1, "maxLength": 63},
              "additionalProperties": {"$ref": "#/$defs/path"}}
+    sections = {
+        "unmanaged": {"enum": ["keep", "reset"], "default": "keep"},
+        "all_roles": {"$ref": "#/$defs/path"},
+        "databases": names,
+        "roles": {
+            "type": "object",
+            "propertyNames": {"minLength": 1, "maxLength": 63},
+            "additionalProperties": {
+                "oneOf": [
+                    {"$ref": "#/$defs/path"},
+                    {"type": "object", "additionalProperties": False,
+                     "properties": {"search_path": {"$ref": "#/$defs/path"},
+                                    "databases": names}},
+                ],
+            },
+        },
+    }
+    name = {"type": "string", "minLength": 1}
+    target = {
+        "type": "object", "additionalProperties": False,
+        "description": "One cluster: dsn_env (an environment variable holding the DSN) or "
+                       "service (a libpq service name), optionally read_dsn_env or "
+                       "read_service for reads; never a DSN itself.",
+        "oneOf": [{"required": ["dsn_env"]}, {"required": ["service"]}],
+        "properties": {"dsn_env": name, "service": name, "read_dsn_env": name,
+                       "read_service": name, **sections},
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "pgpath policy",
         "type": "object",
         "required": ["version"],
         "additionalProperties": False,
-        "$defs": {"path": path},
+        "$defs": {"path": path, "target": target},
         "properties": {
             "version": {"const": 1},
-            "unmanaged": {"enum": ["keep", "reset"], "default": "keep"},
-            "all_roles": {"$ref": "#/$defs/path"},
-            "databases": names,
-            "roles": {
-                "type": "object",
-                "propertyNames": {"minLength": 1, "maxLength": 63},
-                "additionalProperties": {
-                    "oneOf": [
-                        {"$ref": "#/$defs/path"},
-                        {"type": "object", "additionalProperties": False,
-                         "properties": {"search_path": {"$ref": "#/$defs/path"},
-                                        "databases": names}},
-                    ],
-                },
-            },
+            **sections,
+            "targets": {"type": "object", "minProperties": 1,
+                        "additionalProperties": {"$ref": "#/$defs/target"}},
         },
+        "oneOf": [{"required": ["targets"], "properties": {k: False for k in sections}},
+                  {"not": {"required": ["targets"]}}],
     }

@@ -149,8 +149,12 @@ def test_json_schema_accepts_the_example_and_rejects_mistakes() -> None:
     schema = json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(yaml.safe_load(EXAMPLE), schema)
+    jsonschema.validate({"version": 1, "targets": {"a": {"dsn_env": "A", "roles": {}}}},
+                        schema)
     for bad in ({"version": 2}, {"version": 1, "roles": {"r": {"serch_path": []}}},
-                {"version": 1, "databases": {"d": [""]}}):
+                {"version": 1, "databases": {"d": [""]}},
+                {"version": 1, "targets": {"a": {"dsn": "postgresql://u:pw@h/d"}}},
+                {"version": 1, "roles": {}, "targets": {"a": {"service": "a"}}}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
 

@@ -107,3 +107,7 @@ def test_a_missing_environment_variable_is_one_error_per_target(two_clusters,
     assert ("pgpath: error: target b: environment variable TARGET_B_READ is not set"
             in result.stderr)
     assert "== target a" in result.stdout
+    audit = run("audit", "--targets", str(policy), "--format", "json")
+    assert audit.exit_code == 1
+    assert [d.get("error", "")[:34] for d in json.loads(audit.stdout)] == [
+        "", "environment variable TARGET_B_READ"]

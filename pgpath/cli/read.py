@@ -20,7 +20,7 @@ from ..binds import binds_from_config, group_binds, load_binds, load_object
 from ..connection import connect, normalize_dsn
 from ..errors import ExitCode, PgpathError
 from ..models import inspect_models
-from ..policy import load_policy_file
+from ..policy import Target, load_policy_file
 from ..render import Format
 from .common import DebugOpt, DsnOpt, FormatOpt, TargetOpt, app, handle_errors
 
@@ -43,6 +43,14 @@ class Source:
     role: str | None = None
     database: str | None = None
     also: tuple[str, ...] = ()
+    error: PgpathError | None = None  # e.g. its environment variable is not set
+
+
+def _target_source(target: Target, dsn: str | None) -> Source:
+    try:
+        return Source(target.name, deploy.where(target, dsn).read)
+    except PgpathError as exc:  # reported for this target only
+        return Source(target.name, None, error=exc)
 
 
 def _sources(dsn: str | None, targets: Path | None, names: list[str] | None,
@@ -51,8 +59,7 @@ def _sources(dsn: str | None, targets: Path | None, names: list[str] | None,
     if targets and binds:
         raise PgpathError("--targets and --binds cannot be combined")
     if targets:
-        return [Source(t.name, deploy.where(t, dsn).read)
-                for t in load_policy_file(targets).select(names)]
+        return [_target_source(t, dsn) for t in load_policy_file(targets).select(names)]
     if binds:
         found = [b for b in load_binds(binds) if not names or b.name in names]
         if names and len(found) < len(set(names)):
@@ -77,7 +84,12 @@ def _run(sources: list[Source] | None, dsn: str | None, format: Format,
         if code:
             raise typer.Exit(code)
         return
-    results = deploy.run_targets(sources, one)
+    def guarded(source: Source) -> Result:
+        if source.error:
+            raise source.error
+        return one(source)
+
+    results = deploy.run_targets(sources, guarded)
 
     def label(source: Source) -> str:
         return source.name + (f" (also {', '.join(source.also)})" if source.also else "")
