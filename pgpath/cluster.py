@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,9 +222,3 @@ class TemporaryCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def temporary_cluster(bindir: Path | None = None) -> Iterator[TemporaryCluster]:
-    with TemporaryCluster(bindir=bindir) as cluster:
-        yield cluster

@@ -35,15 +35,6 @@ class Change:
     def inverse(self) -> Change:
         return Change(self.scope, self.after, self.before)
 
-    def describe(self) -> str:
-        old = "(none)" if self.before is None else _shown(self.before)
-        new = "(none)" if self.after is None else _shown(self.after)
-        return f"{self.action} {self.scope}: {old} -> {new}"
-
-
-def _shown(path: SearchPath) -> str:
-    return "''" if path.is_empty else path.to_text()
-
 
 _ALTER_ROLE = sql.SQL("ALTER ROLE ")
 _IN_DATABASE = sql.SQL(" IN DATABASE ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -14,7 +14,7 @@ from .binds import Bind
 from .catalog import Catalog
 from .connection import connect
 from .errors import PgpathError
-from .model import ClusterState, SessionInfo, Setting
+from .model import Access, ClusterState, SessionInfo, Setting
 from .models import ModelFinding, Models, check_models
 from .resolve import Entry, Resolution, effective_entries, resolve, schemas_named
 from .searchpath import SearchPath
@@ -93,16 +93,23 @@ def resolve_one(
     return resolve(state, role, database, access, can_connect)
 
 
-def _access(conn: psycopg.Connection[Any], roles: list[str], names: set[str]) -> Any:
-    return Catalog(conn).schema_access(roles, names)
+T = TypeVar("T")
+
+
+def _in_database(conn: psycopg.Connection[Any], dsn: str | None, current: str,
+                 database: str, read: Callable[[Catalog], T]) -> T:
+    """Run ``read`` in ``database``: on this connection if it is the one it is on, else on
+    a new connection to it."""
+    if database == current:
+        return read(Catalog(conn))
+    with connect(dsn, dbname=database) as other:
+        return read(Catalog(other))
 
 
 def _access_in(conn: psycopg.Connection[Any], dsn: str | None, current: str, database: str,
-               roles: list[str], names: set[str]) -> Any:
-    if database == current:
-        return _access(conn, roles, names)
-    with connect(dsn, dbname=database) as other:
-        return _access(other, roles, names)
+               roles: list[str], names: set[str]) -> dict[tuple[str, str], Access]:
+    return _in_database(conn, dsn, current, database,
+                        lambda catalog: catalog.schema_access(roles, names))
 
 
 def resolve_all(
@@ -154,16 +161,11 @@ def audit_cluster(
         roles = sorted(allowed.get(name, set()) if role is None
                        else allowed.get(name, set()) & {role})
 
-        def read(db_conn: psycopg.Connection[Any], roles: list[str] = roles) -> Any:
-            db_catalog = Catalog(db_conn)
-            return (db_catalog.schema_access(roles, names), db_catalog.schema_creators(),
-                    db_catalog.functions())
+        def read(catalog: Catalog, roles: list[str] = roles) -> Any:
+            return (catalog.schema_access(roles, names), catalog.schema_creators(),
+                    catalog.functions())
 
-        if name == session.database:
-            access, schemas, functions = read(conn)
-        else:
-            with connect(dsn, dbname=name) as other:
-                access, schemas, functions = read(other)
+        access, schemas, functions = _in_database(conn, dsn, session.database, name, read)
         owner = state.database(name).owner  # type: ignore[union-attr]
         facts.append(DatabaseFacts(name, owner, schemas, functions,
                                    tuple(resolve(state, r, name, access) for r in roles)))

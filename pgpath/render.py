@@ -165,24 +165,27 @@ def finding_doc(f: Finding) -> dict[str, Any]:
             "function": f.function, "message": f.message, "fix": f.fix}
 
 
-def findings_text(findings: list[Finding]) -> str:
-    """Each finding on one line, its fix on the next; a count at the end."""
+def _findings_text(findings: list[Any], where: Callable[[Any], dict[str, str | None]]) -> str:
+    """Each finding on one line (severity, code, where, message), its fix on the next; a
+    count at the end."""
     if not findings:
         return "no findings"
     lines = []
     for f in findings:
-        where = " ".join(p for p in (
-            f"role={f.role}" if f.role else "", f"database={f.database}" if f.database else "",
-            f"function={f.function}" if f.function else
-            (f"schema={f.schema}" if f.schema else "")) if p)
-        lines.append(f"{f.severity.value:<7} {f.code}  {where}: {f.message}")
+        place = " ".join(f"{k}={v}" for k, v in where(f).items() if v)
+        lines.append(f"{f.severity.value:<7} {f.code}  {place}: {f.message}")
         if f.fix:
             lines.append(f"{'':<16}fix: {f.fix}")
     counts = Counter(f.severity.value for f in findings)
-    lines.append("")
-    lines.append(f"{counts['error']} error(s), {counts['warning']} warning(s), "
-                 f"{counts['info']} info")
+    lines += ["", f"{counts['error']} error(s), {counts['warning']} warning(s), "
+                  f"{counts['info']} info"]
     return "\n".join(lines)
+
+
+def findings_text(findings: list[Finding]) -> str:
+    return _findings_text(findings, lambda f: {
+        "role": f.role, "database": f.database,
+        **({"function": f.function} if f.function else {"schema": f.schema})})
 
 
 def model_finding_doc(f: ModelFinding) -> dict[str, Any]:
@@ -191,19 +194,8 @@ def model_finding_doc(f: ModelFinding) -> dict[str, Any]:
 
 
 def model_findings_text(findings: list[ModelFinding]) -> str:
-    if not findings:
-        return "no findings"
-    lines = []
-    for f in findings:
-        what = " ".join(p for p in (f"bind={f.bind}", f"model={f.model}" if f.model else "",
-                                    f"table={f.table}" if f.table else "") if p)
-        lines.append(f"{f.severity.value:<7} {f.code}  {what}: {f.message}")
-        if f.fix:
-            lines.append(f"{'':<16}fix: {f.fix}")
-    counts = Counter(f.severity.value for f in findings)
-    lines += ["", f"{counts['error']} error(s), {counts['warning']} warning(s), "
-                  f"{counts['info']} info"]
-    return "\n".join(lines)
+    return _findings_text(findings, lambda f: {"bind": f.bind, "model": f.model,
+                                               "table": f.table})
 
 
 def _json_list(items: tuple[str, ...]) -> str:
