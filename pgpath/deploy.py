@@ -205,10 +205,10 @@ def rollback(dsn: str | None, snapshot: Path, snapshot_dir: Path, lock_timeout: 
                    extra=_target_doc(name, w.endpoints))
 
 
-def plan_one(dsn: str | None, scope: Scope, path: SearchPath | None) -> Plan:
+def plan_one(w: Where, scope: Scope, path: SearchPath | None) -> Plan:
     """A plan for ``pgpath set`` / ``reset`` of one scope."""
     policy = Policy({scope: path}, "keep", "<command line>")
-    return plan_policy(dsn, policy)
+    return plan_policy(w.read, policy, w.name, w.endpoints)
 
 
 def export(dsn: str | None) -> Policy:

@@ -111,3 +111,28 @@ def test_a_missing_environment_variable_is_one_error_per_target(two_clusters,
     assert audit.exit_code == 1
     assert [d.get("error", "")[:34] for d in json.loads(audit.stdout)] == [
         "", "environment variable TARGET_B_READ"]
+
+
+def test_export_set_and_reset_per_target(pg: Pg, two_clusters, tmp_path) -> None:
+    policy, role, b = two_clusters
+    snaps = str(tmp_path / "snaps")
+    dry = run("set", "--role", role, "--targets", str(policy), "--dry-run", "--", "x")
+    assert dry.exit_code == 0
+    assert dry.stdout == (f'-- target a\nALTER ROLE "{role}" SET search_path = "x";\n'
+                          f'-- target b\nALTER ROLE "{role}" SET search_path = "x";\n')
+    done = run("set", "--role", role, "--targets", str(policy), "--target", "a", "--yes",
+               "--snapshot-dir", snaps, "--", "x", "y")
+    assert done.exit_code == 0, done.stderr
+    assert stored(pg.dsn(), role) == ["search_path=x, y"]
+    exported = tmp_path / "export.yaml"
+    result = run("export", "--targets", str(policy), "-o", str(exported))
+    assert result.exit_code == 0, result.stderr
+    text = exported.read_text()
+    assert "dsn_env: TARGET_A" in text and "read_dsn_env: TARGET_A_READ" in text
+    assert run("diff", str(exported), "--target", "a").exit_code == 0
+    assert run("diff", str(exported), "--target", "b").exit_code == 0
+    gone = run("reset", "--role", role, "--targets", str(policy), "--target", "a", "--yes",
+               "--snapshot-dir", snaps)
+    assert gone.exit_code == 0, gone.stderr
+    assert stored(pg.dsn(), role) is None
+

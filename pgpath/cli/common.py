@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import psycopg
@@ -31,6 +32,9 @@ DsnOpt = Annotated[str | None, typer.Option(
 )]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+TargetsOpt = Annotated[Path | None, typer.Option(
+    "--targets", help="A policy file with targets: run against each target (reads use its "
+                      "read connection).")]
 TargetOpt = Annotated[list[str] | None, typer.Option(
     "--target", "-t", help="Only this target of a policy file with targets (repeatable; "
                            "default: all).")]

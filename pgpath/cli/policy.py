@@ -16,13 +16,14 @@ from ..jsonio import dump_json
 from ..model import Scope
 from ..policy import (
     PolicyError,
+    Target,
     json_schema,
     load_policy_file,
     policy_document,
 )
 from ..render import DiffFormat
 from ..searchpath import MAX_NAME_BYTES, SearchPath
-from .common import DebugOpt, DsnOpt, TargetOpt, app, handle_errors
+from .common import DebugOpt, DsnOpt, TargetOpt, TargetsOpt, app, handle_errors
 
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -65,15 +66,39 @@ def schema(debug: DebugOpt = False) -> None:
 def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
     = None,
+    targets: TargetsOpt = None, target: TargetOpt = None,
     dsn: DsnOpt = None, debug: DebugOpt = False,
 ) -> None:
-    """The live settings of all four scopes as a policy file."""
-    text = render.dump_yaml(policy_document(deploy.export(dsn)))
+    """The live settings of all four scopes as a policy file (with --targets: of every
+    target, as a file with the same targets)."""
+    if targets:
+        chosen = load_policy_file(targets).select(target)
+        results = deploy.run_targets(chosen, lambda t: deploy.export(deploy.where(t, dsn).read))
+        if _errors(results):
+            raise PgpathError("nothing written: a target failed")
+        doc: dict[str, Any] = {"version": 1, "targets": {
+            r.item.name: {**_endpoint_keys(r.item), **{
+                k: v for k, v in policy_document(r.value).items() if k != "version"}}
+            for r in results if r.value is not None}}
+    else:
+        doc = policy_document(deploy.export(dsn))
+    text = render.dump_yaml(doc)
     if output is None:
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output}", err=True)
+
+
+def _endpoint_keys(target: Target) -> dict[str, str]:
+    """A target's connection keys, as written in a policy file."""
+    keys: dict[str, str] = {}
+    for prefix, endpoint in (("", target.write), ("read_", target.read)):
+        if endpoint is None or (prefix and endpoint == target.write):
+            continue
+        keys.update({f"{prefix}dsn_env": endpoint.env} if endpoint.env
+                    else {f"{prefix}service": endpoint.service or ""})
+    return keys
 
 
 def _warn(policy_warnings: Any) -> None:
@@ -256,12 +281,26 @@ def _scope(role: str | None, database: str | None, all_roles: bool) -> Scope:
 
 
 def _one_scope(scope: Scope, path: SearchPath | None, dsn: str | None, yes: bool,
-               dry_run: bool, snapshot_dir: Path, lock_timeout: str) -> None:
-    plan = deploy.plan_one(dsn, scope, path)
+               dry_run: bool, snapshot_dir: Path, lock_timeout: str,
+               targets: Path | None, names: list[str] | None) -> None:
+    """Plan one scope's change on the DSN or on every selected target, then show or run it."""
+    wheres = ([deploy.where(t, dsn) for t in load_policy_file(targets).select(names)]
+              if targets else [deploy.Where("", dsn, dsn)])
+    results = deploy.run_targets(wheres, lambda w: deploy.plan_one(w, scope, path))
+    if len(results) == 1 and results[0].error:
+        raise results[0].error
+    failed = _errors(results)
+    pairs = [(r.value, r.item) for r in results if r.value is not None]
     if dry_run:
-        render.emit_changes(plan.changes, DiffFormat.sql)
+        if targets:
+            render.emit_target_changes([(p.target, p.changes) for p, _ in pairs],
+                                       DiffFormat.sql)
+        else:
+            render.emit_changes(pairs[0][0].changes, DiffFormat.sql)
+        if failed:
+            raise typer.Exit(ExitCode.ERROR)
         return
-    _run_plans([(plan, deploy.Where("", dsn, dsn))], yes, snapshot_dir, lock_timeout)
+    _run_plans(pairs, yes, snapshot_dir, lock_timeout, failed)
 
 
 @app.command("set")
@@ -273,6 +312,7 @@ def set_command(
     empty: Annotated[bool, typer.Option("--empty", help="The empty path ('').")] = False,
     yes: YesOpt = False, dry_run: DryRunOpt = False,
     snapshot_dir: SnapshotDirOpt = DEFAULT_SNAPSHOTS, lock_timeout: LockTimeoutOpt = "10s",
+    targets: TargetsOpt = None, target: TargetOpt = None,
     dsn: DsnOpt = None, debug: DebugOpt = False,
 ) -> None:
     """SET search_path for one scope, e.g. `pgpath set --role app -- '$user' app public`."""
@@ -283,7 +323,7 @@ def set_command(
     if bad:
         raise PgpathError(f"invalid schema name {bad[0][:20]!r}: names are 1 to 63 bytes")
     _one_scope(_scope(role, database, all_roles), path, dsn, yes, dry_run, snapshot_dir,
-               lock_timeout)
+               lock_timeout, targets, target)
 
 
 @app.command("reset")
@@ -292,11 +332,12 @@ def reset_command(
     role: RoleOpt = None, database: DatabaseOpt = None, all_roles: AllRolesOpt = False,
     yes: YesOpt = False, dry_run: DryRunOpt = False,
     snapshot_dir: SnapshotDirOpt = DEFAULT_SNAPSHOTS, lock_timeout: LockTimeoutOpt = "10s",
+    targets: TargetsOpt = None, target: TargetOpt = None,
     dsn: DsnOpt = None, debug: DebugOpt = False,
 ) -> None:
     """RESET search_path for one scope (its other parameters are left alone)."""
     _one_scope(_scope(role, database, all_roles), None, dsn, yes, dry_run, snapshot_dir,
-               lock_timeout)
+               lock_timeout, targets, target)
 
 
 

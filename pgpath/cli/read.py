@@ -22,11 +22,8 @@ from ..errors import ExitCode, PgpathError
 from ..models import inspect_models
 from ..policy import Target, load_policy_file
 from ..render import Format
-from .common import DebugOpt, DsnOpt, FormatOpt, TargetOpt, app, handle_errors
+from .common import DebugOpt, DsnOpt, FormatOpt, TargetOpt, TargetsOpt, app, handle_errors
 
-TargetsOpt = Annotated[Path | None, typer.Option(
-    "--targets", help="A policy file with targets: run against each target's read "
-                      "connection.")]
 BindsOpt = Annotated[str | None, typer.Option(
     "--binds", help="module:object holding SQLALCHEMY_DATABASE_URI / SQLALCHEMY_BINDS: run "
                     "against each bind.")]
