@@ -17,6 +17,7 @@ from psycopg.conninfo import make_conninfo
 from .errors import PgpathError
 from .model import Scope
 from .searchpath import MAX_NAME_BYTES, SearchPath, SearchPathSyntaxError
+from .yamlpos import YamlProblem, load_yaml, position
 
 VERSION = 1
 SECTION_KEYS = ("unmanaged", "all_roles", "databases", "roles")
@@ -128,7 +129,7 @@ class _Reader:
         self.problems: list[Problem] = []
 
     def problem(self, node: Any, key: Any, message: str, warning: bool = False) -> None:
-        line, col = _position(node, key)
+        line, col = position(node, key)
         self.problems.append(Problem(self.source, line, col, message, warning))
 
     def mapping(self, node: Any, parent: Any, key: Any, what: str) -> dict[Any, Any] | None:
@@ -192,83 +193,6 @@ class _Reader:
         return ok, SearchPath(tuple(elements)) if ok else None
 
 
-def _position(node: Any, key: Any) -> tuple[int, int]:
-    """1-based (line, column) of ``node[key]``'s key (mappings) or item (lists)."""
-    if isinstance(node, _Map):
-        return node.keys_at.get(key, node.at)
-    if isinstance(node, _List):
-        return node.items_at[key] if isinstance(key, int) and key < len(node) else node.at
-    return (1, 1)
-
-
-class _Map(dict):  # type: ignore[type-arg]
-    """A mapping that remembers where it and each of its keys stand in the file."""
-
-    at: tuple[int, int]
-    keys_at: dict[Any, tuple[int, int]]
-
-
-class _List(list):  # type: ignore[type-arg]
-    at: tuple[int, int]
-    items_at: list[tuple[int, int]]
-
-
-_STR_TAG = "tag:yaml.org,2002:str"
-
-
-def _mark(node: Any) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _load_yaml(text: str, source: str) -> Any:
-    """YAML to plain values that keep their positions; duplicate keys are errors.
-
-    Composes nodes with libyaml when available (fast on files naming thousands of roles) and
-    builds the values here, which is where duplicate keys are caught.
-    """
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        root = yaml.compose(text, Loader=loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise PolicyError([Problem(source, line, col, f"invalid YAML: {exc.problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise PolicyError([Problem(source, 1, 1, f"invalid YAML: {exc}")]) from None
-    scalars = yaml.constructor.SafeConstructor()
-
-    def build(node: Any) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            result = _Map()
-            result.at, result.keys_at = _mark(node), {}
-            for key_node, value_node in node.value:
-                key = build(key_node)
-                if isinstance(key, list | dict):
-                    raise PolicyError([Problem(source, *_mark(key_node),
-                                               "a key must be a name, not a collection")])
-                if key in result:
-                    raise PolicyError([Problem(source, *_mark(key_node),
-                                               f"duplicate key {key!r}")])
-                result[key] = build(value_node)
-                result.keys_at[key] = _mark(key_node)
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            items = _List(build(item) for item in node.value)
-            items.at, items.items_at = _mark(node), [_mark(item) for item in node.value]
-            return items
-        if node.tag == _STR_TAG:
-            return node.value
-        try:
-            return scalars.construct_object(node)
-        except yaml.constructor.ConstructorError as exc:
-            raise PolicyError([Problem(source, *_mark(node), f"invalid value: {exc.problem}")]
-                              ) from None
-
-    return None if root is None else build(root)
-
-
 def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
@@ -294,7 +218,7 @@ def _sections(r: _Reader, doc: dict[Any, Any], prefix: str) -> tuple[
         ok, value = r.path(parent, key, prefix + where)
         if ok:
             scopes[scope] = value
-            lines[scope] = _position(parent, key)[0]
+            lines[scope] = position(parent, key)[0]
 
     if "all_roles" in doc:
         add(Scope(), doc, "all_roles", "all_roles")
@@ -340,7 +264,10 @@ def parse_policy_file(text: str, source: str = "<policy>", strict: bool = False
                       ) -> PolicyFile:
     """Validate and read a policy file, with or without targets; raise PolicyError with
     every problem found."""
-    doc = _load_yaml(text, source)
+    try:
+        doc = load_yaml(text)
+    except YamlProblem as exc:
+        raise PolicyError([Problem(source, exc.line, exc.column, exc.message)]) from None
     r = _Reader(source)
     if not isinstance(doc, dict):
         raise PolicyError([Problem(source, 1, 1, "a policy is a mapping with 'version: 1'")])
@@ -451,61 +378,3 @@ def policy_document(policy: Policy) -> dict[str, Any]:
     if roles:
         doc["roles"] = roles
     return doc
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a version-1 policy, for editors."""
-    path = {
-        "description": "A list of exact schema names ([] is the empty path), a string read "
-                       "with PostgreSQL's rules, or null for no setting.",
-        "oneOf": [
-            {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 63}},
-            {"type": "string"},
-            {"type": "null"},
-        ],
-    }
-    names = {"type": "object", "propertyNames": {"minLength": 1, "maxLength": 63},
-             "additionalProperties": {"$ref": "#/$defs/path"}}
-    sections = {
-        "unmanaged": {"enum": ["keep", "reset"], "default": "keep"},
-        "all_roles": {"$ref": "#/$defs/path"},
-        "databases": names,
-        "roles": {
-            "type": "object",
-            "propertyNames": {"minLength": 1, "maxLength": 63},
-            "additionalProperties": {
-                "oneOf": [
-                    {"$ref": "#/$defs/path"},
-                    {"type": "object", "additionalProperties": False,
-                     "properties": {"search_path": {"$ref": "#/$defs/path"},
-                                    "databases": names}},
-                ],
-            },
-        },
-    }
-    name = {"type": "string", "minLength": 1}
-    target = {
-        "type": "object", "additionalProperties": False,
-        "description": "One cluster: dsn_env (an environment variable holding the DSN) or "
-                       "service (a libpq service name), optionally read_dsn_env or "
-                       "read_service for reads; never a DSN itself.",
-        "oneOf": [{"required": ["dsn_env"]}, {"required": ["service"]}],
-        "properties": {"dsn_env": name, "service": name, "read_dsn_env": name,
-                       "read_service": name, **sections},
-    }
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "pgpath policy",
-        "type": "object",
-        "required": ["version"],
-        "additionalProperties": False,
-        "$defs": {"path": path, "target": target},
-        "properties": {
-            "version": {"const": 1},
-            **sections,
-            "targets": {"type": "object", "minProperties": 1,
-                        "additionalProperties": {"$ref": "#/$defs/target"}},
-        },
-        "oneOf": [{"required": ["targets"], "properties": {k: False for k in sections}},
-                  {"not": {"required": ["targets"]}}],
-    }

@@ -14,11 +14,11 @@ from pgpath.plan import Change, diff, export_policy
 from pgpath.policy import (
     Endpoint,
     PolicyError,
-    json_schema,
     parse_policy,
     parse_policy_file,
     policy_document,
 )
+from pgpath.policy_schema import json_schema
 from pgpath.render import dump_yaml
 from pgpath.searchpath import SearchPath
 

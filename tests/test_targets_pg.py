@@ -114,7 +114,7 @@ def test_a_missing_environment_variable_is_one_error_per_target(two_clusters,
 
 
 def test_export_set_and_reset_per_target(pg: Pg, two_clusters, tmp_path) -> None:
-    policy, role, b = two_clusters
+    policy, role, _ = two_clusters
     snaps = str(tmp_path / "snaps")
     dry = run("set", "--role", role, "--targets", str(policy), "--dry-run", "--", "x")
     assert dry.exit_code == 0

@@ -80,3 +80,19 @@ def _masked(text: str, dsn: str | None) -> str:
         return mask(text, normalize_dsn(dsn))
     except PgpathError:
         return mask(text, None)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"pgpath {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Audit, change and roll back PostgreSQL search_path settings at every scope."""

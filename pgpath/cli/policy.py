@@ -17,10 +17,10 @@ from ..model import Scope
 from ..policy import (
     PolicyError,
     Target,
-    json_schema,
     load_policy_file,
     policy_document,
 )
+from ..policy_schema import json_schema
 from ..render import DiffFormat
 from ..searchpath import MAX_NAME_BYTES, SearchPath
 from .common import DebugOpt, DsnOpt, TargetOpt, TargetsOpt, app, handle_errors
