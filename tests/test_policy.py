@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -14,6 +15,7 @@ from pgpath.plan import Change, diff, export_policy
 from pgpath.policy import (
     Endpoint,
     PolicyError,
+    load_policy_file,
     parse_policy,
     parse_policy_file,
     policy_document,
@@ -217,3 +219,10 @@ def test_export_round_trips_through_the_policy_format() -> None:
     again = parse_policy(dump_yaml(policy_document(exported)))
     assert again.scopes == exported.scopes
     assert diff(again, state) == []
+
+
+@pytest.mark.parametrize("name", ["policy.yaml", "targets.yaml"])
+def test_the_examples_are_valid(name: str) -> None:
+    path = Path(__file__).parent.parent / "examples" / name
+    found = load_policy_file(path, strict=True)
+    assert all(t.policy.scopes for t in found.targets)
