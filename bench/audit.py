@@ -10,20 +10,15 @@ databases only.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from pathlib import Path
 
 import psycopg
+from benchlib import median_time, precompile, run_checked
 from psycopg import sql
 from typer.testing import CliRunner
 
-import pgpath
 from pgpath.cli import app
 from pgpath.cluster import TemporaryCluster
 from pgpath.connection import recording
@@ -75,24 +70,6 @@ def statements(dsn: str) -> int:
     return len(log)
 
 
-def timed(dsn: str, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pgpath", "audit", "--all-databases",
-                               "--format", "json", "--dsn", dsn], capture_output=True)
-        times.append(time.perf_counter() - start)
-        if proc.returncode not in (0, 2):
-            raise SystemExit(proc.stderr.decode())
-    return statistics.median(times)
-
-
-def precompile() -> None:
-    """Byte-compile pgpath as an install would (an editable install under
-    PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run)."""
-    compileall.compile_dir(Path(pgpath.__file__).parent, quiet=1)
-
-
 def main() -> None:
     precompile()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -115,7 +92,9 @@ def main() -> None:
             add_functions(dsn, f"d{j:02d}", per_db)
         large = statements(dsn)
         large_dbs = args.databases + 2
-        seconds = timed(dsn, args.runs)
+        seconds = median_time(lambda: run_checked(
+            [sys.executable, "-m", "pgpath", "audit", "--all-databases", "--format", "json",
+             "--dsn", dsn], ok=(0, 2)), args.runs)
     print(f"PostgreSQL {cluster.version()}: `pgpath audit --all-databases`, median of "
           f"{args.runs} runs\n")
     print("| cluster | statements sent | audit time |")

@@ -13,22 +13,17 @@ the same run (machines are noisy; absolute times mean little).
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import yaml
+from benchlib import median_time, precompile, run_checked
 from psycopg import sql
 from typer.testing import CliRunner
 
-import pgpath
 from pgpath.cli import app
 from pgpath.cluster import TemporaryCluster
 from pgpath.connection import recording
@@ -75,25 +70,6 @@ def build(dsn: str, roles: int, databases: int, offset: int = 0) -> None:
                     sql.SQL("reporting, app")))
 
 
-def median_time(fn: Callable[[], None], runs: int, before: Callable[[], None] | None = None,
-                ) -> float:
-    times = []
-    for _ in range(runs):
-        if before:
-            before()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def run_checked(args: list[str], ok: tuple[int, ...] = (0,), expect: str = "") -> str:
-    proc = subprocess.run(args, capture_output=True, text=True)
-    if proc.returncode not in ok or expect not in proc.stdout:
-        raise SystemExit(f"{args[:4]} failed ({proc.returncode}): {proc.stderr[-500:]}")
-    return proc.stdout
-
-
 def query_counts(dsn: str, role: str, work: Path) -> dict[str, int]:
     """Statements each command sends (apply: one change, then its rollback)."""
     exported, one = work / "counts-export.yaml", work / "counts-one.yaml"
@@ -117,12 +93,6 @@ def query_counts(dsn: str, role: str, work: Path) -> dict[str, int]:
                                  "--dsn", dsn])
     counts["rollback (1 change)"] = len(statements)
     return counts
-
-
-def precompile() -> None:
-    """Byte-compile pgpath as an install would (an editable install under
-    PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run)."""
-    compileall.compile_dir(Path(pgpath.__file__).parent, quiet=1)
 
 
 def main() -> None:
