@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
-from pgpath.demo import run_demo
+from pgpath.cli import app
 from tests.conftest import Server
 
 pytestmark = pytest.mark.pg
 
 
 def test_demo_walks_through_every_step(server: Server) -> None:
-    lines: list[str] = []
-    bindir = server.cluster.bindir if server.cluster else None
-    assert run_demo(bindir, echo=lines.append) == 0
-    text = "\n".join(lines)
+    args = ["demo"]
+    if server.cluster:
+        args += ["--bindir", str(server.cluster.bindir)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    text = result.stdout
     for command in ("$ pgpath show", "$ pgpath settings", "$ pgpath diff", "$ pgpath apply",
                     "$ pgpath resolve app -D prime", "$ pgpath rollback"):
         assert command in text
     assert 'search_path  "alpha, prime"' in text  # the one-literal mistake, before
     assert "verified: nothing differs" in text
     # The last settings listing equals the first: the rollback restored everything.
-    settings = [i for i, line in enumerate(lines) if line.startswith("== ") and "settings" in line]
-    assert len(settings) == 2 and lines[settings[0] + 1] == lines[settings[1] + 1]
+    sections = text.split("\n== ")
+    settings = [s.split("\n", 2)[2].split("\nCluster stopped")[0].strip() for s in sections
+                if s.split("\n", 1)[0].endswith(
+        ("settings: every stored search_path", "settings again: the original state"))]
+    assert len(settings) == 2 and settings[0] == settings[1]
     assert text.rstrip().endswith("Cluster stopped and removed.")

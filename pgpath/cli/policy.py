@@ -351,6 +351,6 @@ def demo(
     debug: DebugOpt = False,
 ) -> None:
     """Walk through show, settings, diff, apply, resolve and rollback on a throwaway cluster."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     raise typer.Exit(run_demo(bindir, echo=typer.echo))
