@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -226,3 +227,28 @@ def test_the_examples_are_valid(name: str) -> None:
     path = Path(__file__).parent.parent / "examples" / name
     found = load_policy_file(path, strict=True)
     assert all(t.policy.scopes for t in found.targets)
+
+
+def test_validate_and_schema_commands(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pgpath.cli import app
+
+    good = tmp_path / "good.yaml"
+    good.write_text("version: 1\nroles:\n  r: ['app, public']\n")
+    result = CliRunner().invoke(app, ["validate", str(good)])
+    assert result.exit_code == 0
+    assert result.stdout == f"{good}: valid (1 managed scopes)\n"
+    assert result.stderr == (f"pgpath: {good}:3:7: warning: role r: schema name 'app, public' "
+                             "contains a comma: it is one schema; write a list to mean "
+                             "several\n")
+    strict = CliRunner().invoke(app, ["validate", str(good), "--strict"])
+    assert strict.exit_code == 1 and strict.stderr.startswith(f"pgpath: error: {good}:3:7:")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nbogus: 1\nroles:\n  r: [1]\n")
+    result = CliRunner().invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 2
+    missing = CliRunner().invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1 and "cannot read" in missing.stderr
+    schema = CliRunner().invoke(app, ["schema"])
+    assert json.loads(schema.stdout) == json_schema()
