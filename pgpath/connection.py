@@ -57,7 +57,7 @@ def normalize_dsn(dsn: str | None) -> str:
         try:
             conninfo_to_dict(dsn)
         except psycopg.ProgrammingError as exc:
-            raise PgpathError(f"invalid connection string: {_first_line(exc)}") from None
+            raise PgpathError(f"invalid connection string: {first_line(exc)}") from None
         return dsn
     scheme = match["scheme"].lower()
     dialect, _, driver = scheme.partition("+")
@@ -114,15 +114,15 @@ def mask(text: str, conninfo: str | None) -> str:
     return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1********@", text)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an error's text (libpq messages span several)."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
 
 
 def connection_error(exc: psycopg.Error, conninfo: str) -> PgpathError:
     """One readable line for a failed connection, password masked."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    reason = lines[0] if lines else type(exc).__name__
+    reason = first_line(exc)
     for noise in ("connection is bad: ", "connection failed: ", "FATAL:  "):
         reason = reason.replace(noise, "")
     where = describe(conninfo) if conninfo else "the server libpq's environment names"
@@ -141,7 +141,7 @@ def connect(
     try:
         conninfo = make_conninfo(conninfo, **overrides)
     except psycopg.ProgrammingError as exc:
-        raise PgpathError(f"invalid connection string: {_first_line(exc)}") from None
+        raise PgpathError(f"invalid connection string: {first_line(exc)}") from None
     try:
         conn = psycopg.connect(conninfo, row_factory=dict_row, cursor_factory=_RecordingCursor)
     except psycopg.Error as exc:
@@ -151,8 +151,3 @@ def connect(
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     return conn
-
-
-def dsn_for_database(dsn: str | None, dbname: str) -> str:
-    """The same connection parameters, pointed at another database."""
-    return make_conninfo(normalize_dsn(dsn), dbname=dbname)

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 
 from .catalog import Catalog
-from .connection import connect
+from .connection import connect, first_line
 from .errors import PgpathError
 from .executor import (
     PLAN_FORMAT,
@@ -28,7 +28,7 @@ from .executor import (
 from .jsonio import read_json
 from .model import ClusterState, Scope
 from .plan import Change, change_doc, current_paths, diff, export_policy
-from .policy import Endpoint, Policy, Target
+from .policy import Endpoint, Policy, Target, read_text
 from .searchpath import SearchPath
 
 
@@ -113,8 +113,7 @@ def run_targets(items: Sequence[T], fn: Callable[[T], R]) -> list[TargetResult[T
         except PgpathError as exc:
             return TargetResult(item, error=exc)
         except psycopg.Error as exc:
-            text = str(exc).strip().splitlines()
-            return TargetResult(item, error=PgpathError(text[0] if text else repr(exc)))
+            return TargetResult(item, error=PgpathError(first_line(exc)))
 
     if len(items) == 1:
         return [one(items[0])]
@@ -171,12 +170,7 @@ def plans_doc(plans: Sequence[Plan]) -> dict[str, Any]:
 
 
 def is_plan(path: Path) -> bool:
-    try:
-        head = Path(path).read_text(encoding="utf-8")[:4096].lstrip()
-    except OSError as exc:
-        raise PgpathError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise PgpathError(f"{path}: not UTF-8 text") from None
+    head = read_text(path)[:4096].lstrip()
     return head.startswith("{") and '"pgpath_plan"' in head
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from .catalog import Catalog
-from .connection import connect, describe, normalize_dsn
+from .connection import connect, describe, first_line, normalize_dsn
 from .errors import ExitCode, PgpathError
 from .jsonio import dump_json
 from .model import Level, Scope
@@ -80,7 +80,7 @@ _NEEDS = {
 
 def _statement_error(change: Change, exc: psycopg.Error, conn: psycopg.Connection[Any]) -> str:
     text = change.statement().as_string(conn)
-    reason = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+    reason = exc.diag.message_primary or first_line(exc)
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return f"{text}: {reason} (needs {_NEEDS[change.scope.level]}); nothing was changed"
     return f"{text}: {reason}; nothing was changed"
@@ -98,7 +98,7 @@ def _diagnose(conn: psycopg.Connection[Any], changes: tuple[Change, ...],
                 return _statement_error(change, exc, conn)
     finally:
         conn.rollback()
-    reason = error.diag.message_primary or str(error).strip().splitlines()[0]
+    reason = error.diag.message_primary or first_line(error)
     return f"{reason}; nothing was changed"
 
 
@@ -185,7 +185,7 @@ def execute(
         except psycopg.Error as exc:
             with contextlib.suppress(OSError):
                 snapshot.unlink()
-            raise PgpathError(f"COMMIT failed ({str(exc).strip().splitlines()[0]}); if the "
+            raise PgpathError(f"COMMIT failed ({first_line(exc)}); if the "
                               "connection died during COMMIT, run `pgpath diff` to see "
                               "whether it took effect") from None
     return Outcome(changes, snapshot, verify(verify_dsn or dsn, targets))

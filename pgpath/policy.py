@@ -86,9 +86,6 @@ class Endpoint:
                               "the DSN)")
         return value
 
-    def __str__(self) -> str:
-        return f"service {self.service}" if self.service else f"${self.env}"
-
 
 @dataclass(frozen=True)
 class Target:
@@ -333,21 +330,17 @@ def parse_policy(text: str, source: str = "<policy>", strict: bool = False) -> P
 
 def load_policy_file(path: str | Path, strict: bool = False) -> PolicyFile:
     """Read and validate a policy file, with or without targets."""
-    return parse_policy_file(_read_text(path), str(path), strict)
+    return parse_policy_file(read_text(path), str(path), strict)
 
 
-def _read_text(path: str | Path) -> str:
+def read_text(path: str | Path) -> str:
+    """A UTF-8 file's text, or one clear error."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PgpathError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise PgpathError(f"{path}: not UTF-8 text") from None
-
-
-def load_policy(path: str | Path, strict: bool = False) -> Policy:
-    """Read and validate a single-cluster policy file."""
-    return parse_policy(_read_text(path), str(path), strict)
 
 
 def policy_document(policy: Policy) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import psycopg
 import typer
 
-from ..connection import mask, normalize_dsn
+from ..connection import first_line, mask, normalize_dsn
 from ..errors import ExitCode, PgpathError
 from ..render import Format
 
@@ -62,8 +62,7 @@ def handle_errors(fn: F) -> F:
         except psycopg.Error as exc:
             if debug:
                 traceback.print_exc()
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise _fail(_masked(first, dsn), ExitCode.ERROR) from None
+            raise _fail(_masked(first_line(exc), dsn), ExitCode.ERROR) from None
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
