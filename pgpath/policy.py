@@ -17,7 +17,7 @@ from psycopg.conninfo import make_conninfo
 from .errors import PgpathError
 from .model import Scope
 from .searchpath import MAX_NAME_BYTES, SearchPath, SearchPathSyntaxError
-from .yamlpos import YamlProblem, load_yaml, position
+from .yamlpos import YamlProblem, fast_load, load_yaml, position
 
 VERSION = 1
 SECTION_KEYS = ("unmanaged", "all_roles", "databases", "roles")
@@ -57,7 +57,6 @@ class Policy:
     scopes: dict[Scope, SearchPath | None]
     unmanaged: Unmanaged = "keep"
     source: str = "<policy>"
-    lines: dict[Scope, int] = field(default_factory=dict, compare=False)
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
@@ -124,6 +123,8 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        # Lists found valid, without warnings: the same few recur for thousands of roles.
+        self.valid: dict[tuple[Any, ...], SearchPath] = {}
 
     def problem(self, node: Any, key: Any, message: str, warning: bool = False) -> None:
         line, col = position(node, key)
@@ -138,6 +139,8 @@ class _Reader:
         return node
 
     def name(self, node: Any, key: Any, what: str) -> bool:
+        if type(key) is str and 0 < len(key) <= MAX_NAME_BYTES // 4:
+            return True  # the common case: too short to exceed 63 bytes in any encoding
         if not isinstance(key, str) or not key:
             self.problem(node, key, f"{what} name must be a non-empty string, not {key!r}")
             return False
@@ -148,11 +151,15 @@ class _Reader:
             return False
         return True
 
-    def path(self, parent: Any, key: Any, where: str) -> tuple[bool, SearchPath | None]:
-        """(valid, value) for the search path at parent[key]."""
+    def path(self, parent: Any, key: Any, prefix: str, scope: Scope
+             ) -> tuple[bool, SearchPath | None]:
+        """(valid, value) for the search path of ``scope`` at parent[key]."""
         value = parent[key]
         if value is None:
             return True, None
+        if isinstance(value, list) and (known := self.valid.get(tuple(value))) is not None:
+            return True, known
+        where = prefix + ("all_roles" if scope == Scope() else str(scope))
         if isinstance(value, str):
             try:
                 names = list(SearchPath.parse(value).schemas)
@@ -168,7 +175,7 @@ class _Reader:
             self.problem(parent, key, f"{where}: a search path is a list of schema names, a "
                                       f"string or null, not {_kind(value)}")
             return False, None
-        ok = True
+        ok, problems_before = True, len(self.problems)
         for element, (node, pos) in zip(elements, positions, strict=True):
             if not isinstance(element, str):
                 self.problem(node, pos, f"{where}: schema name must be a string, not "
@@ -187,7 +194,12 @@ class _Reader:
                 self.problem(node, pos, f"{where}: schema name {element!r} contains a comma: "
                                         "it is one schema; write a list to mean several",
                              warning=True)
-        return ok, SearchPath(tuple(elements)) if ok else None
+        if not ok:
+            return False, None
+        path = SearchPath(tuple(elements))
+        if isinstance(value, list) and len(self.problems) == problems_before:
+            self.valid[path.schemas] = path
+        return True, path
 
 
 def _kind(value: Any) -> str:
@@ -203,45 +215,43 @@ def _kind(value: Any) -> str:
 
 
 def _sections(r: _Reader, doc: dict[Any, Any], prefix: str) -> tuple[
-        dict[Scope, SearchPath | None], dict[Scope, int], Unmanaged]:
+        dict[Scope, SearchPath | None], Unmanaged]:
     """The version-1 sections (unmanaged, all_roles, databases, roles) of a mapping."""
     unmanaged = doc.get("unmanaged", "keep")
     if unmanaged not in ("keep", "reset"):
         r.problem(doc, "unmanaged", f"unmanaged must be 'keep' or 'reset', not {unmanaged!r}")
     scopes: dict[Scope, SearchPath | None] = {}
-    lines: dict[Scope, int] = {}
 
-    def add(scope: Scope, parent: Any, key: Any, where: str) -> None:
-        ok, value = r.path(parent, key, prefix + where)
+    def add(scope: Scope, parent: Any, key: Any) -> None:
+        ok, value = r.path(parent, key, prefix, scope)
         if ok:
             scopes[scope] = value
-            lines[scope] = position(parent, key)[0]
 
     if "all_roles" in doc:
-        add(Scope(), doc, "all_roles", "all_roles")
+        add(Scope(), doc, "all_roles")
     databases = r.mapping(doc.get("databases"), doc, "databases", "databases")
     for db in databases or {}:
         if r.name(databases, db, "database"):
-            add(Scope(None, db), databases, db, f"database {db}")
+            add(Scope(None, db), databases, db)
     roles = r.mapping(doc.get("roles"), doc, "roles", "roles")
     for role in roles or {}:
         if not r.name(roles, role, "role"):
             continue
         body = roles[role]
         if not isinstance(body, dict):
-            add(Scope(role, None), roles, role, f"role {role}")
+            add(Scope(role, None), roles, role)
             continue
         for key in body:
             if key not in ROLE_KEYS:
                 r.problem(body, key, f"unknown key {key!r} under role {role} (expected "
                                      "search_path, databases)")
         if "search_path" in body:
-            add(Scope(role, None), body, "search_path", f"role {role}")
+            add(Scope(role, None), body, "search_path")
         in_dbs = r.mapping(body.get("databases"), body, "databases", f"role {role} databases")
         for db in in_dbs or {}:
             if r.name(in_dbs, db, "database"):
-                add(Scope(role, db), in_dbs, db, f"role {role} in database {db}")
-    return scopes, lines, "reset" if unmanaged == "reset" else "keep"
+                add(Scope(role, db), in_dbs, db)
+    return scopes, "reset" if unmanaged == "reset" else "keep"
 
 
 def _endpoint(r: _Reader, body: dict[Any, Any], env_key: str, service_key: str,
@@ -261,10 +271,27 @@ def parse_policy_file(text: str, source: str = "<policy>", strict: bool = False
                       ) -> PolicyFile:
     """Validate and read a policy file, with or without targets; raise PolicyError with
     every problem found."""
+    doc = fast_load(text)
+    if doc is not None:
+        problems, found = _read(doc, source)
+        if not problems:
+            return found
+    # Outside the simple subset, or a problem to report: read again, keeping positions.
     try:
         doc = load_yaml(text)
     except YamlProblem as exc:
         raise PolicyError([Problem(source, exc.line, exc.column, exc.message)]) from None
+    problems, found = _read(doc, source)
+    errors = [p for p in problems if not p.warning]
+    if errors or (strict and problems):
+        # With --strict, warnings count as errors.
+        raise PolicyError([Problem(p.file, p.line, p.column, p.message, p.warning and not strict)
+                           for p in problems])
+    return found
+
+
+def _read(doc: Any, source: str) -> tuple[list[Problem], PolicyFile]:
+    """Every problem of a loaded document, and what it declares."""
     r = _Reader(source)
     if not isinstance(doc, dict):
         raise PolicyError([Problem(source, 1, 1, "a policy is a mapping with 'version: 1'")])
@@ -301,22 +328,17 @@ def parse_policy_file(text: str, source: str = "<policy>", strict: bool = False
             if "dsn_env" not in body and "service" not in body:
                 r.problem(named, name, f"target {name}: say how to connect (dsn_env or "
                                        "service)")
-            scopes, lines, unmanaged = _sections(r, body, f"target {name}: ")
-            policy = Policy(scopes, unmanaged, f"{source} (target {name})", lines)
+            scopes, unmanaged = _sections(r, body, f"target {name}: ")
+            policy = Policy(scopes, unmanaged, f"{source} (target {name})")
             targets.append(Target(name, policy, write, read or write))
     else:
         for key in doc:
             if key not in TOP_KEYS:
                 r.problem(doc, key, f"unknown key {key!r} (expected one of "
                                     f"{', '.join(TOP_KEYS)}, or targets)")
-        scopes, lines, unmanaged = _sections(r, doc, "")
-        targets.append(Target("", Policy(scopes, unmanaged, source, lines), None, None))
-    errors = [p for p in r.problems if not p.warning]
-    if errors or (strict and r.problems):
-        # With --strict, warnings count as errors.
-        raise PolicyError([Problem(p.file, p.line, p.column, p.message, p.warning and not strict)
-                           for p in r.problems])
-    return PolicyFile(tuple(targets), "targets" in doc, tuple(r.problems))
+        scopes, unmanaged = _sections(r, doc, "")
+        targets.append(Target("", Policy(scopes, unmanaged, source), None, None))
+    return r.problems, PolicyFile(tuple(targets), "targets" in doc, tuple(r.problems))
 
 
 def parse_policy(text: str, source: str = "<policy>", strict: bool = False) -> Policy:
@@ -325,7 +347,7 @@ def parse_policy(text: str, source: str = "<policy>", strict: bool = False) -> P
     if found.multi:
         raise PgpathError(f"{source}: this file names targets; choose one with --target")
     return Policy(found.targets[0].policy.scopes, found.targets[0].policy.unmanaged, source,
-                  found.targets[0].policy.lines, found.warnings)
+                  found.warnings)
 
 
 def load_policy_file(path: str | Path, strict: bool = False) -> PolicyFile:

@@ -54,7 +54,6 @@ def test_the_documented_example() -> None:
         Scope("reporting", "archive"): SearchPath(()),
     }
     assert policy.unmanaged == "keep"
-    assert policy.lines[Scope("app_rw")] == 8
     assert not policy.warnings
 
 
