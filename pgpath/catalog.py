@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from .errors import PgpathError
 from .model import (
@@ -46,6 +47,15 @@ class Catalog:
             raise PgpathError(f"reading the catalog ({name}) needs a privilege: "
                               f"{exc.diag.message_primary}") from None
 
+    def tuples(self, name: str) -> list[tuple[Any, ...]]:
+        """Like ``fetch``, as tuples: for the queries that return a row per role or scope."""
+        try:
+            with self.conn.cursor(row_factory=tuple_row) as cur:
+                return cur.execute(load_query(name)).fetchall()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PgpathError(f"reading the catalog ({name}) needs a privilege: "
+                              f"{exc.diag.message_primary}") from None
+
     def session(self) -> SessionInfo:
         row = self.fetch("session")[0]
         row["effective"] = tuple(row["effective"])
@@ -53,16 +63,14 @@ class Catalog:
         return SessionInfo(**row)
 
     def settings(self) -> tuple[Setting, ...]:
-        return tuple(
-            Setting.from_setconfig(Scope(r["role"], r["database"]), r["setconfig"])
-            for r in self.fetch("settings")
-        )
+        return tuple(Setting.from_setconfig(Scope(role, database), setconfig)
+                     for role, database, setconfig in self.tuples("settings"))
 
     def roles(self) -> tuple[Role, ...]:
-        return tuple(Role(**r) for r in self.fetch("roles"))
+        return tuple(Role(*r) for r in self.tuples("roles"))
 
     def databases(self) -> tuple[Database, ...]:
-        return tuple(Database(**r) for r in self.fetch("databases"))
+        return tuple(Database(*r) for r in self.tuples("databases"))
 
     def connect_privileges(self) -> dict[str, set[str]]:
         """database -> login roles holding CONNECT on it."""

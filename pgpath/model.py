@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 
 from .searchpath import SearchPath
 
 PARAMETER = "search_path"
+_PREFIX = PARAMETER + "="
 
 
 class Level(str, Enum):
@@ -76,12 +77,15 @@ class Setting:
     raw: str | None
     parameters: tuple[tuple[str, str], ...] = ()
 
-    @cached_property
+    @property
     def search_path(self) -> SearchPath | None:
+        # A plain property: parsing is cached by text, and clusters hold few distinct values.
         return None if self.raw is None else SearchPath.parse(self.raw)
 
     @classmethod
     def from_setconfig(cls, scope: Scope, setconfig: list[str] | None) -> Setting:
+        if setconfig and len(setconfig) == 1 and setconfig[0].startswith(_PREFIX):
+            return cls(scope, setconfig[0][len(_PREFIX):])  # the common case: nothing else
         config = split_config(setconfig)
         raw = config.pop(PARAMETER, None)
         return cls(scope, raw, tuple(config.items()))
@@ -156,14 +160,19 @@ class ClusterState:
     databases: tuple[Database, ...]
     server: ServerDefault
     server_version: int
-    _by_scope: dict[Scope, Setting] = field(init=False, repr=False, compare=False)
-    _roles: dict[str, Role] = field(init=False, repr=False, compare=False)
-    _databases: dict[str, Database] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_scope", {s.scope: s for s in self.settings})
-        object.__setattr__(self, "_roles", {r.name: r for r in self.roles})
-        object.__setattr__(self, "_databases", {d.name: d for d in self.databases})
+    # Indexes, built on first use (a diff never looks a setting up by scope).
+    @cached_property
+    def _by_scope(self) -> dict[Scope, Setting]:
+        return {s.scope: s for s in self.settings}
+
+    @cached_property
+    def _roles(self) -> dict[str, Role]:
+        return {r.name: r for r in self.roles}
+
+    @cached_property
+    def _databases(self) -> dict[str, Database]:
+        return {d.name: d for d in self.databases}
 
     def setting(self, scope: Scope) -> Setting | None:
         return self._by_scope.get(scope)
