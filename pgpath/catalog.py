@@ -24,7 +24,10 @@ from .model import (
     ServerDefault,
     SessionInfo,
     Setting,
+    StoredState,
+    stored_search_path,
 )
+from .searchpath import SearchPath
 
 
 @cache
@@ -65,6 +68,21 @@ class Catalog:
     def settings(self) -> tuple[Setting, ...]:
         return tuple(Setting.from_setconfig(Scope(role, database), setconfig)
                      for role, database, setconfig in self.tuples("settings"))
+
+    def stored_paths(self) -> dict[tuple[str | None, str | None], SearchPath]:
+        """(role, database) -> the search_path stored there, for every scope storing one:
+        what the executor compares, without building a Setting per scope."""
+        paths = {}
+        for role, database, setconfig in self.tuples("settings"):
+            raw = stored_search_path(setconfig)
+            if raw is not None:
+                paths[(role, database)] = SearchPath.parse(raw)
+        return paths
+
+    def stored_state(self) -> StoredState:
+        """Settings and the names of roles and databases: what a diff needs, and no more."""
+        return StoredState(self.settings(), frozenset(r[0] for r in self.tuples("roles")),
+                           frozenset(r[0] for r in self.tuples("databases")))
 
     def roles(self) -> tuple[Role, ...]:
         return tuple(Role(*r) for r in self.tuples("roles"))

@@ -26,7 +26,7 @@ from .executor import (
     state_doc,
 )
 from .jsonio import read_json
-from .model import ClusterState, Scope
+from .model import Scope, StoredState
 from .plan import Change, change_doc, current_paths, diff, export_policy
 from .policy import Endpoint, Policy, Target, read_text
 from .searchpath import SearchPath
@@ -123,23 +123,25 @@ def run_targets(items: Sequence[T], fn: Callable[[T], R]) -> list[TargetResult[T
         return [f.result() for f in futures]
 
 
-def read_state(dsn: str | None) -> tuple[ClusterState, Identity]:
-    """The cluster-wide state and identity, in one read-only transaction."""
+def read_state(dsn: str | None) -> tuple[StoredState, Identity]:
+    """The stored settings and the cluster's identity, in one read-only transaction."""
     with connect(dsn) as conn:
-        return Catalog(conn).cluster_state(), identity(conn, dsn)
+        return Catalog(conn).stored_state(), identity(conn, dsn)
 
 
 def plan_policy(dsn: str | None, policy: Policy, target: str = "",
-                endpoints: dict[str, Any] | None = None) -> Plan:
+                endpoints: dict[str, Any] | None = None, keep_state: bool = True) -> Plan:
+    """The changes a policy needs; ``keep_state=False`` (a diff) leaves out the state an
+    apply compares under its lock."""
     state, ident = read_state(dsn)
     changes = diff(policy, state)
-    return Plan(tuple(changes), ident.doc(), state_doc(current_paths(state.settings)),
-                policy.source, target, endpoints)
+    saw = state_doc(current_paths(state.settings)) if keep_state else []
+    return Plan(tuple(changes), ident.doc(), saw, policy.source, target, endpoints)
 
 
-def plan_target(target: Target, dsn: str | None) -> Plan:
+def plan_target(target: Target, dsn: str | None, keep_state: bool = True) -> Plan:
     w = where(target, dsn)
-    return plan_policy(w.read, target.policy, target.name, w.endpoints)
+    return plan_policy(w.read, target.policy, target.name, w.endpoints, keep_state)
 
 
 def _plan_from_doc(path: Path, doc: dict[str, Any]) -> Plan:
@@ -175,11 +177,22 @@ def is_plan(path: Path) -> bool:
 
 
 def apply_plan(w: Where, plan: Plan, snapshot_dir: Path, lock_timeout: str) -> Outcome:
+    """Apply the changes a user was shown, if the state is still what they were computed
+    from."""
     directory = snapshot_dir / plan.target if plan.target else snapshot_dir
     return execute(w.write, plan.targets, kind="apply", snapshot_dir=directory,
                    expected_state=plan.state, expected_cluster=plan.cluster,
-                   lock_timeout=lock_timeout, verify_dsn=w.read,
-                   extra=_target_doc(plan.target, w.endpoints))
+                   lock_timeout=lock_timeout, extra=_target_doc(plan.target, w.endpoints))
+
+
+def apply_policy(target: Target, dsn: str | None, snapshot_dir: Path,
+                 lock_timeout: str) -> Outcome:
+    """Diff and apply a policy in one transaction, under the lock (``apply --yes``: nobody
+    reviews the changes in between, so there is no earlier state to compare with)."""
+    w = where(target, dsn)
+    directory = snapshot_dir / target.name if target.name else snapshot_dir
+    return execute(w.write, target.policy, kind="apply", snapshot_dir=directory,
+                   lock_timeout=lock_timeout, extra=_target_doc(target.name, w.endpoints))
 
 
 def _target_doc(name: str, endpoints: dict[str, Any] | None) -> dict[str, Any]:
@@ -195,8 +208,7 @@ def rollback(dsn: str | None, snapshot: Path, snapshot_dir: Path, lock_timeout: 
     w = where_from_endpoints(name, doc.get("endpoints"), dsn)
     return execute(w.write, rollback_targets(changes), kind="rollback",
                    snapshot_dir=snapshot_dir, expected_cluster=doc["cluster"],
-                   lock_timeout=lock_timeout, verify_dsn=w.read,
-                   extra=_target_doc(name, w.endpoints))
+                   lock_timeout=lock_timeout, extra=_target_doc(name, w.endpoints))
 
 
 def plan_one(w: Where, scope: Scope, path: SearchPath | None) -> Plan:

@@ -24,7 +24,8 @@ from .connection import connect, describe, first_line, normalize_dsn
 from .errors import ExitCode, PgpathError
 from .jsonio import dump_json
 from .model import Level, Scope
-from .plan import Change, change_doc, change_from_doc, current_paths, script
+from .plan import Change, Key, change_doc, change_from_doc, current_paths, diff, script
+from .policy import Policy
 from .searchpath import SearchPath
 
 LOCK_KEY = 0x7067_7061_7468  # "pgpath"
@@ -62,10 +63,16 @@ def identity(conn: psycopg.Connection[Any], dsn: str | None) -> Identity:
     return Identity(row["system_identifier"], describe(normalize_dsn(dsn)))
 
 
-def state_doc(paths: Mapping[Scope, SearchPath]) -> list[list[Any]]:
-    """Every stored search_path, sorted: what a plan saw, to compare under the lock."""
-    return [[s.role, s.database, list(paths[s].schemas)]
-            for s in sorted(paths, key=Scope.sort_key)]
+def state_doc(paths: Mapping[Key, SearchPath]) -> list[list[Any]]:
+    """Every stored search_path, sorted as ``Scope.sort_key``: what a plan saw, to compare
+    under the lock."""
+    return [[role, database, list(paths[role, database].schemas)]
+            for role, database in sorted(paths, key=_key_order)]
+
+
+def _key_order(key: Key) -> tuple[bool, str, bool, str]:
+    role, database = key
+    return role is not None, role or "", database is not None, database or ""
 
 
 _NEEDS = {
@@ -122,22 +129,23 @@ def _write_snapshot(directory: Path, doc: dict[str, Any]) -> Path:
 
 def execute(
     dsn: str | None,
-    targets: Targets,
+    targets: Targets | Policy,
     *,
     kind: str,
     snapshot_dir: Path,
     expected_state: list[list[Any]] | None = None,
     expected_cluster: Mapping[str, Any] | None = None,
     lock_timeout: str = "10s",
-    verify_dsn: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """Bring every scope in ``targets`` to its value (None: RESET) in one transaction.
 
-    ``expected_state``: the state the caller showed the user; if the cluster no longer has
-    it, refuse (exit 3) without changing anything. Scopes already at their target are left
-    alone, so running the same targets twice is harmless. ``verify_dsn`` reads the result
-    back (the read-only connection of a target); ``extra`` goes into the snapshot.
+    ``targets`` may be a policy, diffed against the state read under the lock (nothing can
+    change between the diff and the statements). ``expected_state``: the state the caller
+    showed the user; if the cluster no longer has it, refuse (exit 3) without changing
+    anything. Scopes already at their target are left alone, so running the same targets
+    twice is harmless. After COMMIT the same connection reads the settings back. ``extra``
+    goes into the snapshot.
     """
     with connect(dsn, read_only=False) as conn:
         ident = identity(conn, dsn)
@@ -153,15 +161,20 @@ def execute(
         except psycopg.errors.InvalidParameterValue as exc:
             raise PgpathError(f"--lock-timeout {lock_timeout!r}: "
                               f"{exc.diag.message_primary}") from None
-        current = current_paths(catalog.settings())
+        if isinstance(targets, Policy):
+            state = catalog.stored_state()
+            targets = {c.scope: c.after for c in diff(targets, state)}
+            current = current_paths(state.settings)
+        else:
+            current = catalog.stored_paths()
         if expected_state is not None and state_doc(current) != expected_state:
             raise PgpathError("the settings changed since they were read (another deploy or "
                               "manual change?); nothing was changed: diff again",
                               ExitCode.UNSAFE)
-        changes = tuple(Change(scope, current.get(scope), target)
+        changes = tuple(Change(scope, have, target)
                         for scope, target in sorted(targets.items(),
                                                     key=lambda kv: kv[0].sort_key())
-                        if current.get(scope) != target)
+                        if (have := current.get((scope.role, scope.database))) != target)
         if not changes:
             conn.rollback()
             return Outcome((), None, True)
@@ -188,14 +201,19 @@ def execute(
             raise PgpathError(f"COMMIT failed ({first_line(exc)}); if the "
                               "connection died during COMMIT, run `pgpath diff` to see "
                               "whether it took effect") from None
-    return Outcome(changes, snapshot, verify(verify_dsn or dsn, targets))
+        verified = verify(catalog, targets)
+    return Outcome(changes, snapshot, verified)
 
 
-def verify(dsn: str | None, targets: Targets) -> bool:
-    """Read back after COMMIT: does every scope hold what was asked?"""
-    with connect(dsn) as conn:
-        current = current_paths(Catalog(conn).settings())
-    return all(current.get(scope) == target for scope, target in targets.items())
+def verify(catalog: Catalog, targets: Targets) -> bool:
+    """Read back after COMMIT, on the connection that committed (a replica could lag): does
+    every scope hold what was asked?"""
+    try:
+        current = catalog.stored_paths()
+    finally:
+        catalog.conn.rollback()
+    return all(current.get((scope.role, scope.database)) == target
+               for scope, target in targets.items())
 
 
 def read_changes(path: Path, doc: dict[str, Any], what: str) -> list[Change]:

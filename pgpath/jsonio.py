@@ -12,9 +12,8 @@ from typing import Any
 
 from .errors import PgpathError
 
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+# One encoder for every item: json.dumps with options builds a new one per call.
+_compact = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _items(items: list[Any], indent: str) -> str:

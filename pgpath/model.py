@@ -91,6 +91,14 @@ class Setting:
         return cls(scope, raw, tuple(config.items()))
 
 
+def stored_search_path(setconfig: list[str] | None) -> str | None:
+    """The search_path entry of a ``setconfig`` array, if it has one."""
+    if setconfig and len(setconfig) == 1:
+        entry = setconfig[0]
+        return entry[len(_PREFIX):] if entry.startswith(_PREFIX) else None
+    return split_config(setconfig).get(PARAMETER)
+
+
 @dataclass(frozen=True)
 class Role:
     name: str
@@ -152,6 +160,15 @@ class Access:
 
 
 @dataclass(frozen=True)
+class StoredState:
+    """What a diff needs: every stored setting, and which roles and databases exist."""
+
+    settings: tuple[Setting, ...]
+    role_names: frozenset[str]
+    database_names: frozenset[str]
+
+
+@dataclass(frozen=True)
 class ClusterState:
     """Everything cluster-wide that resolution needs, read once per command."""
 
@@ -173,6 +190,14 @@ class ClusterState:
     @cached_property
     def _databases(self) -> dict[str, Database]:
         return {d.name: d for d in self.databases}
+
+    @property
+    def role_names(self) -> frozenset[str]:
+        return frozenset(self._roles)
+
+    @property
+    def database_names(self) -> frozenset[str]:
+        return frozenset(self._databases)
 
     def setting(self, scope: Scope) -> Setting | None:
         return self._by_scope.get(scope)

@@ -14,6 +14,7 @@ from ..errors import ExitCode, PgpathError
 from ..executor import Outcome, wait_note
 from ..jsonio import dump_json
 from ..model import Scope
+from ..plan import Change
 from ..policy import (
     PolicyError,
     Target,
@@ -109,12 +110,14 @@ def _warn(policy_warnings: Any) -> None:
 Planned = list[deploy.TargetResult[Any, deploy.Plan]]
 
 
-def _plan_file(file: Path, dsn: str | None, strict: bool, names: list[str] | None) -> Planned:
+def _plan_file(file: Path, dsn: str | None, strict: bool, names: list[str] | None,
+               keep_state: bool = True) -> Planned:
     """Plan every selected target of a policy file, concurrently (one plan for a file
     without targets); a target that fails is kept with its error."""
     found = load_policy_file(file, strict)
     _warn(found.warnings)
-    results = deploy.run_targets(found.select(names), lambda t: deploy.plan_target(t, dsn))
+    results = deploy.run_targets(found.select(names),
+                                 lambda t: deploy.plan_target(t, dsn, keep_state))
     if not found.multi and results[0].error:
         raise results[0].error
     return results
@@ -150,7 +153,7 @@ def diff(
 ) -> None:
     """What differs between the cluster(s) and a policy. Exit 0: nothing; 2: something;
     1: an error (for any target)."""
-    results = _plan_file(file, dsn, strict, target)
+    results = _plan_file(file, dsn, strict, target, keep_state=False)
     _emit_plans(results, format)
     if _errors(results):
         raise typer.Exit(ExitCode.ERROR)
@@ -176,15 +179,15 @@ def plan_command(
     typer.echo(f"wrote {output} ({sum(len(p.changes) for p in plans)} changes)", err=True)
 
 
-def _show(plan: deploy.Plan) -> None:
-    if plan.target:
-        typer.echo(f"== target {plan.target}")
-    if not plan.changes:
+def _show(target: str, changes: tuple[Change, ...]) -> None:
+    if target:
+        typer.echo(f"== target {target}")
+    if not changes:
         typer.echo("nothing to change")
-    elif len(plan.changes) > render.SUMMARY_OVER:
-        typer.echo(render.changes_summary(plan.changes))
+    elif len(changes) > render.SUMMARY_OVER:
+        typer.echo(render.changes_summary(changes))
     else:
-        render.emit_changes(plan.changes, DiffFormat.table)
+        render.emit_changes(changes, DiffFormat.table)
 
 
 def _confirm(count: int, yes: bool) -> None:
@@ -202,7 +205,7 @@ def _run_plans(pairs: list[tuple[deploy.Plan, deploy.Where]], yes: bool, snapsho
     """Show every change, ask once, then apply each target in its own transaction, all at
     once; one target failing does not stop the others."""
     for plan, _ in pairs:
-        _show(plan)
+        _show(plan.target, plan.changes)
     pending = [(p, w) for p, w in pairs if p.changes]
     if pending:
         _confirm(sum(len(p.changes) for p, _ in pending), yes)
@@ -215,6 +218,24 @@ def _run_plans(pairs: list[tuple[deploy.Plan, deploy.Where]], yes: bool, snapsho
         if r.value is not None:
             _report(r.value, r.item[0].target)
     if _errors([deploy.TargetResult(r.item[0], r.value, r.error) for r in results]) or failed:
+        raise typer.Exit(ExitCode.ERROR)
+
+
+def _apply_file(file: Path, dsn: str | None, strict: bool, names: list[str] | None,
+                snapshot_dir: Path, lock_timeout: str) -> None:
+    """``apply FILE --yes``: each target diffed and applied in one transaction, under the
+    lock; the changes are shown as they were made."""
+    found = load_policy_file(file, strict)
+    _warn(found.warnings)
+    results = deploy.run_targets(found.select(names), lambda t: deploy.apply_policy(
+        t, dsn, snapshot_dir, lock_timeout))
+    if not found.multi and results[0].error:
+        raise results[0].error
+    for r in results:
+        if r.value is not None:
+            _show(r.item.name, r.value.changes)
+            _report(r.value, r.item.name)
+    if _errors(results):
         raise typer.Exit(ExitCode.ERROR)
 
 
@@ -248,6 +269,9 @@ def apply(
         pairs = [(p, deploy.where_from_endpoints(p.target, p.endpoints,
                                                  None if p.target else dsn)) for p in plans]
         _run_plans(pairs, yes, snapshot_dir, lock_timeout)
+        return
+    if yes:
+        _apply_file(file, dsn, strict, target, snapshot_dir, lock_timeout)
         return
     results = _plan_file(file, dsn, strict, target)
     failed = _errors(results)
