@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 
 from psycopg import sql
 
-from .model import ClusterState, Function, SchemaInfo, Scope, split_config
+from .model import ClusterState, Function, SchemaInfo, Scope, Severity, split_config
 from .plan import alter_statement
 from .resolve import CATALOG_SCHEMA, TEMP_ALIAS, Resolution
 from .searchpath import USER_ELEMENT, SearchPath, SearchPathSyntaxError
@@ -22,15 +21,6 @@ from .searchpath import USER_ELEMENT, SearchPath, SearchPathSyntaxError
 PUBLIC = None  # a grantee of None is PUBLIC
 DATABASE_OWNER = "pg_database_owner"  # stands for the database's owner (PostgreSQL 14+)
 
-
-class Severity(str, Enum):
-    error = "error"
-    warning = "warning"
-    info = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"error": 3, "warning": 2, "info": 1}[self.value]
 
 
 @dataclass(frozen=True)

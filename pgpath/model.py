@@ -22,6 +22,18 @@ class Level(str, Enum):
     SERVER = "server"
 
 
+class Severity(str, Enum):
+    """How much an audit or model finding matters."""
+
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
 @dataclass(frozen=True, order=True)
 class Scope:
     """A row of ``pg_db_role_setting``: ``None`` stands for all roles / all databases."""

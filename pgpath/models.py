@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .audit import Severity
 from .binds import DEFAULT_BIND
 from .errors import PgpathError
+from .model import Severity
 
 CROSS_DATABASE_LAZY = ("joined", "subquery")  # one statement, sent to one database
 

@@ -7,18 +7,18 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tabulate import tabulate as _tabulate
-
-from .audit import Finding
 from .jsonio import dump_json
-from .model import Setting
-from .models import ModelFinding
 from .plan import Change, change_doc, script
-from .reads import ShowReport
-from .resolve import Entry, Layer, Resolution
 from .searchpath import SearchPath
+
+if TYPE_CHECKING:  # only annotations: diff and apply need none of these modules
+    from .audit import Finding
+    from .model import Setting
+    from .models import ModelFinding
+    from .reads import ShowReport
+    from .resolve import Entry, Layer, Resolution
 
 T = TypeVar("T")
 
@@ -31,6 +31,8 @@ class Format(str, Enum):
 
 def tabulate(rows: list[list[Any]], headers: Any = (), **options: Any) -> str:
     """Tables of names: nothing is parsed as a number (a schema may be called 123)."""
+    from tabulate import tabulate as _tabulate  # a table is the one output that needs it
+
     return _tabulate(rows, headers, disable_numparse=True, **options)
 
 

@@ -2,7 +2,8 @@
 
 Each runs against ``--dsn``, or against every target of a policy file (``--targets FILE``,
 each target's read connection) or every bind of a Flask configuration (``--binds
-module:object``), concurrently, with one section of output per target or bind.
+module:object``), concurrently, with one section of output per target or bind. The modules
+only these commands use (reads, binds, models) are imported by them, not by every command.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import deploy, reads, render
-from ..audit import Severity
-from ..binds import binds_from_config, group_binds, load_binds, load_object
+from .. import deploy, render
 from ..connection import connect, normalize_dsn
 from ..errors import ExitCode, PgpathError
-from ..models import inspect_models
+from ..model import Severity
 from ..policy import Target, load_policy_file
 from ..render import Format
 from .common import DebugOpt, DsnOpt, FormatOpt, TargetOpt, TargetsOpt, app, handle_errors
@@ -53,6 +52,7 @@ def _target_source(target: Target, dsn: str | None) -> Source:
 def _sources(dsn: str | None, targets: Path | None, names: list[str] | None,
              binds: str | None, group: bool) -> list[Source] | None:
     """None: the plain --dsn. ``group``: binds that reach the same database count once."""
+    from ..binds import group_binds, load_binds
     if targets and binds:
         raise PgpathError("--targets and --binds cannot be combined")
     if targets:
@@ -118,6 +118,8 @@ def show(
     Raw text, parsed list, pg_settings.source, current_schemas(true), and for each entry
     whether the schema exists and whether the current user has USAGE and CREATE on it.
     """
+    from .. import reads
+
     def one(source: Source) -> Result:
         with connect(source.dsn) as conn:
             report = reads.show(conn)
@@ -140,6 +142,8 @@ def settings(
     dsn: DsnOpt = None, format: FormatOpt = Format.table, debug: DebugOpt = False,
 ) -> None:
     """Every stored search_path setting, one row per scope (psql's \\drds, parsed)."""
+    from .. import reads
+
     def one(source: Source) -> Result:
         with connect(source.dsn) as conn:
             rows = reads.settings(conn, role, database, all_parameters)
@@ -168,6 +172,8 @@ def resolve(
     the winner, and which schemas the session really searches in that database. With
     --binds, what each bind's role gets in each bind's database.
     """
+    from .. import reads
+
     if all_pairs and (role is not None or database):
         raise PgpathError("--all cannot be combined with a ROLE or --database")
     if not all_pairs and role is None and not binds:
@@ -203,6 +209,8 @@ def audit_command(
 ) -> None:
     """Security audit of search paths: writable schemas on paths (CVE-2018-1058), SECURITY
     DEFINER functions without a safe pinned path, typos, settings that do nothing."""
+    from .. import reads
+
     if database and all_databases:
         raise PgpathError("--database and --all-databases cannot be combined")
 
@@ -231,6 +239,9 @@ def models(
     """Check models against the live search path of each bind's role: where unqualified
     tables resolve, shadowing, and cross-bind foreign keys and relationships that fail.
     Exit 2 when a finding is an error."""
+    from .. import reads
+    from ..binds import binds_from_config, load_binds, load_object
+    from ..models import inspect_models
     found = inspect_models(load_object(target))
     if binds:
         bind_list = load_binds(binds)
