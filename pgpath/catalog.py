@@ -21,6 +21,7 @@ from .model import (
     Role,
     SchemaInfo,
     Scope,
+    ScopeKey,
     ServerDefault,
     SessionInfo,
     Setting,
@@ -69,9 +70,9 @@ class Catalog:
         return tuple(Setting.from_setconfig(Scope(role, database), setconfig)
                      for role, database, setconfig in self.tuples("settings"))
 
-    def stored_paths(self) -> dict[tuple[str | None, str | None], SearchPath]:
-        """(role, database) -> the search_path stored there, for every scope storing one:
-        what the executor compares, without building a Setting per scope."""
+    def stored_paths(self) -> dict[ScopeKey, SearchPath]:
+        """(role, database) -> the search_path stored there, for every scope storing one
+        (without building a Setting per scope: diffs and applies read thousands)."""
         paths = {}
         for role, database, setconfig in self.tuples("settings"):
             raw = stored_search_path(setconfig)
@@ -81,7 +82,7 @@ class Catalog:
 
     def stored_state(self) -> StoredState:
         """Settings and the names of roles and databases: what a diff needs, and no more."""
-        return StoredState(self.settings(), frozenset(r[0] for r in self.tuples("roles")),
+        return StoredState(self.stored_paths(), frozenset(r[0] for r in self.tuples("roles")),
                            frozenset(r[0] for r in self.tuples("databases")))
 
     def roles(self) -> tuple[Role, ...]:

@@ -27,7 +27,7 @@ from .executor import (
 )
 from .jsonio import read_json
 from .model import Scope, StoredState
-from .plan import Change, change_doc, current_paths, diff, export_policy
+from .plan import Change, change_doc, diff, export_policy
 from .policy import Endpoint, Policy, Target, read_text
 from .searchpath import SearchPath
 
@@ -135,7 +135,7 @@ def plan_policy(dsn: str | None, policy: Policy, target: str = "",
     apply compares under its lock."""
     state, ident = read_state(dsn)
     changes = diff(policy, state)
-    saw = state_doc(current_paths(state.settings)) if keep_state else []
+    saw = state_doc(state.paths) if keep_state else []
     return Plan(tuple(changes), ident.doc(), saw, policy.source, target, endpoints)
 
 

@@ -23,8 +23,8 @@ from .catalog import Catalog
 from .connection import connect, describe, first_line, normalize_dsn
 from .errors import ExitCode, PgpathError
 from .jsonio import dump_json
-from .model import Level, Scope
-from .plan import Change, Key, change_doc, change_from_doc, current_paths, diff, script
+from .model import Level, Scope, ScopeKey
+from .plan import Change, change_doc, change_from_doc, diff, script
 from .policy import Policy
 from .searchpath import SearchPath
 
@@ -63,14 +63,14 @@ def identity(conn: psycopg.Connection[Any], dsn: str | None) -> Identity:
     return Identity(row["system_identifier"], describe(normalize_dsn(dsn)))
 
 
-def state_doc(paths: Mapping[Key, SearchPath]) -> list[list[Any]]:
+def state_doc(paths: Mapping[ScopeKey, SearchPath]) -> list[list[Any]]:
     """Every stored search_path, sorted as ``Scope.sort_key``: what a plan saw, to compare
     under the lock."""
     return [[role, database, list(paths[role, database].schemas)]
             for role, database in sorted(paths, key=_key_order)]
 
 
-def _key_order(key: Key) -> tuple[bool, str, bool, str]:
+def _key_order(key: ScopeKey) -> tuple[bool, str, bool, str]:
     role, database = key
     return role is not None, role or "", database is not None, database or ""
 
@@ -162,19 +162,18 @@ def execute(
             raise PgpathError(f"--lock-timeout {lock_timeout!r}: "
                               f"{exc.diag.message_primary}") from None
         if isinstance(targets, Policy):
-            state = catalog.stored_state()
-            targets = {c.scope: c.after for c in diff(targets, state)}
-            current = current_paths(state.settings)
+            changes = tuple(diff(targets, catalog.stored_state()))
+            targets = {c.scope: c.after for c in changes}
         else:
             current = catalog.stored_paths()
-        if expected_state is not None and state_doc(current) != expected_state:
-            raise PgpathError("the settings changed since they were read (another deploy or "
-                              "manual change?); nothing was changed: diff again",
-                              ExitCode.UNSAFE)
-        changes = tuple(Change(scope, have, target)
-                        for scope, target in sorted(targets.items(),
-                                                    key=lambda kv: kv[0].sort_key())
-                        if (have := current.get((scope.role, scope.database))) != target)
+            if expected_state is not None and state_doc(current) != expected_state:
+                raise PgpathError("the settings changed since they were read (another deploy "
+                                  "or manual change?); nothing was changed: diff again",
+                                  ExitCode.UNSAFE)
+            changes = tuple(Change(scope, have, target)
+                            for scope, target in sorted(targets.items(),
+                                                        key=lambda kv: kv[0].sort_key())
+                            if (have := current.get((scope.role, scope.database))) != target)
         if not changes:
             conn.rollback()
             return Outcome((), None, True)

@@ -171,11 +171,17 @@ class Access:
     create: bool = False
 
 
+# A scope as (role, database): the key of the maps that hold thousands of scopes (plain
+# tuples hash and compare in C; Scope's dataclass methods run in Python).
+ScopeKey = tuple[str | None, str | None]
+
+
 @dataclass(frozen=True)
 class StoredState:
-    """What a diff needs: every stored setting, and which roles and databases exist."""
+    """What a diff needs: the search_path stored at each scope that has one, and which roles
+    and databases exist."""
 
-    settings: tuple[Setting, ...]
+    paths: dict[ScopeKey, SearchPath]
     role_names: frozenset[str]
     database_names: frozenset[str]
 
@@ -202,6 +208,12 @@ class ClusterState:
     @cached_property
     def _databases(self) -> dict[str, Database]:
         return {d.name: d for d in self.databases}
+
+    @cached_property
+    def paths(self) -> dict[ScopeKey, SearchPath]:
+        """As ``StoredState.paths``."""
+        return {(s.scope.role, s.scope.database): path for s in self.settings
+                if (path := s.search_path) is not None}
 
     @property
     def role_names(self) -> frozenset[str]:

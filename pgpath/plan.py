@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import sql
 
 from .errors import PgpathError
-from .model import ClusterState, Scope, Setting, StoredState
+from .model import ClusterState, Scope, StoredState
 from .policy import Policy
 from .searchpath import SearchPath
 
@@ -87,18 +87,13 @@ def script(changes: Iterable[Change]) -> sql.Composed:
     parts: list[sql.Composable] = []
     for c in changes:
         parts += _target(c.scope)
-        parts += (_assignment(c.after), _END)
+        parts.append(_terminated(c.after))
     return sql.Composed(parts)
 
 
-Key = tuple[str | None, str | None]  # (role, database) of a scope
-
-
-def current_paths(settings: Iterable[Setting]) -> dict[Key, SearchPath]:
-    """(role, database) -> parsed value, for every scope that stores a search_path. Plain
-    tuples as keys: they hash and compare in C, and clusters hold thousands of scopes."""
-    return {(s.scope.role, s.scope.database): path for s in settings
-            if (path := s.search_path) is not None}
+@lru_cache(maxsize=1024)
+def _terminated(path: SearchPath | None) -> sql.SQL:
+    return sql.SQL(sql.Composed([_assignment(path), _END]).as_string(None))  # type: ignore[arg-type]
 
 
 def missing_objects(policy: Policy, state: ClusterState | StoredState) -> list[str]:
@@ -113,7 +108,7 @@ def diff(policy: Policy, state: ClusterState | StoredState) -> list[Change]:
     missing = missing_objects(policy, state)
     if missing:
         raise PgpathError(f"{policy.source}: the cluster has no {', '.join(missing)}")
-    current = current_paths(state.settings)
+    current = state.paths
     changes: list[Change] = []
     for scope, wanted in policy.scopes.items():
         have = current.get((scope.role, scope.database))
@@ -131,7 +126,7 @@ def diff(policy: Policy, state: ClusterState | StoredState) -> list[Change]:
 def export_policy(state: ClusterState | StoredState) -> Policy:
     """The live settings as a policy that, applied anywhere, reproduces them."""
     return Policy({Scope(role, database): path
-                   for (role, database), path in current_paths(state.settings).items()},
+                   for (role, database), path in state.paths.items()},
                   "keep", "<export>")
 
 
