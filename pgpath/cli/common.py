@@ -65,6 +65,8 @@ def handle_errors(fn: F) -> F:
             raise _fail(_masked(first_line(exc), dsn), ExitCode.ERROR) from None
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:  # the reader of our output went away: nothing to say
+            raise typer.Exit(ExitCode.ERROR) from None
         except Exception as exc:
             if debug:
                 traceback.print_exc()
