@@ -24,7 +24,7 @@ from .connection import connect, describe, first_line, normalize_dsn
 from .errors import ExitCode, PgpathError
 from .jsonio import dump_json
 from .model import Level, Scope, ScopeKey
-from .plan import Change, change_doc, change_from_doc, diff, script
+from .plan import Change, change_from_doc, changes_json, diff, script
 from .policy import Policy
 from .searchpath import SearchPath
 
@@ -190,7 +190,7 @@ def execute(
             "pgpath_snapshot": SNAPSHOT_FORMAT, "kind": kind,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **(extra or {}), "cluster": ident.doc(),
-            "changes": [change_doc(c) for c in changes],
+            "changes": changes_json(changes),
         })
         try:
             conn.commit()

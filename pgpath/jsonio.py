@@ -7,6 +7,7 @@ json's C encoder (which does not indent), so thousands of changes cost little.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +17,35 @@ from .errors import PgpathError
 _compact = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def _items(items: list[Any], indent: str) -> str:
-    if not items:
+def encode(value: Any) -> str:
+    """One value as compact JSON text (as each item of a list is written)."""
+    return _compact(value)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A list whose items are already JSON text, one complete value each, as ``encode``
+    writes them (for the few documents with thousands of items of a known shape). Only
+    ``dump_json`` writes it; any other encoder refuses it rather than quoting the items."""
+
+    items: list[str]
+
+
+def _items(items: list[Any] | Encoded, indent: str) -> str:
+    encoded = items.items if isinstance(items, Encoded) else list(map(_compact, items))
+    if not encoded:
         return "[]"
-    inner = f",\n{indent}  ".join(_compact(item) for item in items)
+    inner = f",\n{indent}  ".join(encoded)
     return f"[\n{indent}  {inner}\n{indent}]"
 
 
 def dump_json(doc: Any) -> str:
     """A list: one item per line. An object: one key per line, its lists one item per line."""
-    if isinstance(doc, list):
+    if isinstance(doc, list | Encoded):
         return _items(doc, "")
     if isinstance(doc, dict) and doc:
-        lines = [f"  {_compact(k)}: {_items(v, '  ') if isinstance(v, list) else _compact(v)}"
+        lines = [f"  {_compact(k)}: "
+                 f"{_items(v, '  ') if isinstance(v, list | Encoded) else _compact(v)}"
                  for k, v in doc.items()]
         return "{\n" + ",\n".join(lines) + "\n}"
     return _compact(doc)

@@ -10,7 +10,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .jsonio import dump_json
-from .plan import Change, change_doc, script
+from .plan import Change, change_doc, changes_json, script
 from .searchpath import SearchPath
 
 if TYPE_CHECKING:  # only annotations: diff and apply need none of these modules
@@ -278,6 +278,9 @@ def emit_changes(changes: tuple[Change, ...] | list[Change], fmt: DiffFormat) ->
     changes = tuple(changes)
     if fmt is DiffFormat.sql:
         sys.stdout.write(script(changes).as_string(None))
+        return
+    if fmt is DiffFormat.json:
+        sys.stdout.write(dump_json(changes_json(changes)) + "\n")
         return
     emit([change_doc(c) for c in changes], Format(fmt.value), lambda: changes_table(changes))
 

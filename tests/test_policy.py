@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from pgpath.errors import PgpathError
+from pgpath.jsonio import dump_json
 from pgpath.model import ClusterState, Database, Role, Scope, ServerDefault, Setting
-from pgpath.plan import Change, diff, export_policy
+from pgpath.plan import Change, change_doc, changes_json, diff, export_policy
 from pgpath.policy import (
     Endpoint,
     PolicyError,
@@ -251,3 +252,15 @@ def test_validate_and_schema_commands(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "cannot read" in missing.stderr
     schema = CliRunner().invoke(app, ["schema"])
     assert json.loads(schema.stdout) == json_schema()
+
+
+def test_changes_json_is_what_the_encoder_writes() -> None:
+    names = ["plain", 'quo"te', "back\\slash", "ünï", "tab\there", "nl\nx", "\x01", "", "$user"]
+    changes = [Change(Scope(r, d), before, after)
+               for r in (None, *names[:4]) for d in (None, names[4], names[5])
+               for before, after in ((None, SearchPath.of(*names)),
+                                     (SearchPath(()), None),
+                                     (SearchPath.of("a, b"), SearchPath.of(names[6], names[7])))]
+    expected = [json.dumps(change_doc(c), ensure_ascii=False) for c in changes]
+    assert changes_json(changes).items == expected
+    assert json.loads(dump_json(changes_json(changes))) == [change_doc(c) for c in changes]
