@@ -81,9 +81,12 @@ class Catalog:
         return paths
 
     def stored_state(self) -> StoredState:
-        """Settings and the names of roles and databases: what a diff needs, and no more."""
-        return StoredState(self.stored_paths(), frozenset(r[0] for r in self.tuples("roles")),
-                           frozenset(r[0] for r in self.tuples("databases")))
+        """Stored paths and the names of roles and databases: what a diff needs, no more."""
+        names: dict[str, set[str]] = {"role": set(), "database": set()}
+        for kind, name in self.tuples("names"):
+            names[kind].add(name)
+        return StoredState(self.stored_paths(), frozenset(names["role"]),
+                           frozenset(names["database"]))
 
     def roles(self) -> tuple[Role, ...]:
         return tuple(Role(*r) for r in self.tuples("roles"))
