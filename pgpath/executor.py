@@ -12,12 +12,14 @@ import contextlib
 import os
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from .catalog import Catalog
 from .connection import connect, describe, first_line, normalize_dsn
@@ -177,21 +179,41 @@ def execute(
         if not changes:
             conn.rollback()
             return Outcome((), None, True)
-        try:
-            # One round trip for all statements; on failure, find which one failed.
-            conn.execute(script(changes))
-        except psycopg.Error as exc:
-            if isinstance(exc, psycopg.OperationalError) or conn.closed:
+        doc = {"pgpath_snapshot": SNAPSHOT_FORMAT, "kind": kind,
+               "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               **(extra or {}), "cluster": ident.doc(), "changes": changes_json(changes)}
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The snapshot is written and flushed while the server runs the statements: it
+            # is on disk before COMMIT either way.
+            pending = pool.submit(_write_snapshot, snapshot_dir, doc)
+            failure: psycopg.Error | None = None
+            unwritable: OSError | None = None
+            try:
+                # One round trip for all statements (on failure, find which one failed).
+                # Rendered once without the connection, then encoded once: quoting doubles
+                # quotes, whatever the client encoding, and it halves the cost of composing
+                # 10,000 statements against the connection.
+                conn.execute(sql.SQL(script(changes).as_string(None)))  # type: ignore[arg-type]
+            except psycopg.Error as exc:
+                failure = exc
+            try:
+                snapshot: Path | None = pending.result()
+            except OSError as exc:
+                snapshot, unwritable = None, exc
+        if failure is not None:
+            if snapshot is not None:
+                with contextlib.suppress(OSError):
+                    snapshot.unlink()
+            if isinstance(failure, psycopg.OperationalError) or conn.closed:
                 raise PgpathError("connection lost while running the changes; the "
                                   "transaction was not committed") from None
             conn.rollback()
-            raise PgpathError(_diagnose(conn, changes, exc)) from None
-        snapshot = _write_snapshot(snapshot_dir, {
-            "pgpath_snapshot": SNAPSHOT_FORMAT, "kind": kind,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **(extra or {}), "cluster": ident.doc(),
-            "changes": changes_json(changes),
-        })
+            raise PgpathError(_diagnose(conn, changes, failure)) from None
+        if snapshot is None:
+            conn.rollback()
+            reason = getattr(unwritable, "strerror", None) or unwritable
+            raise PgpathError(f"cannot write the rollback snapshot in {snapshot_dir}: "
+                              f"{reason}; nothing was changed")
         try:
             conn.commit()
         except psycopg.Error as exc:

@@ -254,6 +254,20 @@ def test_a_permission_error_changes_nothing_and_names_the_privilege(pg: Pg, worl
     assert not list((tmp_path / "s").glob("*.json"))
 
 
+def test_an_unwritable_snapshot_directory_changes_nothing(pg: Pg, world, tmp_path) -> None:
+    _, _, _, policy = world
+    before = catalog(pg)
+    blocked = tmp_path / "a-file"  # not a directory: no snapshot can go there, even as root
+    blocked.write_text("")
+    result = run("apply", str(policy), "--yes", "--snapshot-dir", str(blocked / "snaps"),
+                 "--dsn", pg.dsn())
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"pgpath: error: cannot write the rollback snapshot in "
+                                    f"{blocked / 'snaps'}: ")
+    assert "nothing was changed" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert catalog(pg) == before
+
+
 def test_concurrent_applies_wait_for_the_lock(pg: Pg, world, tmp_path) -> None:
     _, _, _, policy = world
     before = catalog(pg)
