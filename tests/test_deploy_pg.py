@@ -229,6 +229,13 @@ def test_bad_policy_files_write_nothing(pg: Pg, tmp_path) -> None:
     result = run("apply", str(bad), "--yes", "--dsn", pg.dsn())
     assert result.exit_code == 1 and f"{bad}:3:7:" in result.stderr
     assert catalog(pg) == before
+    # The file is read while the cluster is: its error wins over the connection's.
+    for command in (["apply", str(bad), "--yes"], ["diff", str(bad)]):
+        result = run(*command, "--dsn", "host=127.0.0.1 port=1 connect_timeout=2")
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [
+            f"pgpath: error: {bad}:3:7: role x: schema name must be a string, not a number 1 "
+            "(quote it)"]
 
 
 def test_a_permission_error_changes_nothing_and_names_the_privilege(pg: Pg, world,
