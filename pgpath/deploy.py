@@ -129,33 +129,11 @@ def read_state(dsn: str | None) -> tuple[StoredState, Identity]:
         return Catalog(conn).stored_state(), identity(conn, dsn)
 
 
-def read_state_while(dsn: str | None, work: Callable[[], R]
-                     ) -> tuple[R, Callable[[], tuple[StoredState, Identity]]]:
-    """Run ``work`` (reading a policy file) in a thread while the cluster is read here, so
-    the server's time overlaps Python's. Returns work's result (its error is raised first:
-    a bad file is reported as such whatever the connection does) and the read, whose error,
-    if any, is raised only when it is used."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(contextvars.copy_context().run, work)
-        try:
-            read = read_state(dsn)
-        except (PgpathError, psycopg.Error) as exc:
-            failure = exc
-            done = pending.result()
-
-            def fail() -> tuple[StoredState, Identity]:
-                raise failure
-
-            return done, fail
-        return pending.result(), lambda: read
-
-
 def plan_policy(dsn: str | None, policy: Policy, target: str = "",
-                endpoints: dict[str, Any] | None = None, keep_state: bool = True,
-                state: tuple[StoredState, Identity] | None = None) -> Plan:
-    """The changes a policy needs (against ``state`` if it was read already);
-    ``keep_state=False`` (a diff) leaves out the state an apply compares under its lock."""
-    state, ident = state or read_state(dsn)
+                endpoints: dict[str, Any] | None = None, keep_state: bool = True) -> Plan:
+    """The changes a policy needs; ``keep_state=False`` (a diff) leaves out the state an
+    apply compares under its lock."""
+    state, ident = read_state(dsn)
     changes = diff(policy, state)
     saw = state_doc(state.paths) if keep_state else []
     return Plan(tuple(changes), ident.doc(), saw, policy.source, target, endpoints)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,9 +19,7 @@ from ..policy import (
     PolicyError,
     Target,
     load_policy_file,
-    parse_policy_file,
     policy_document,
-    read_text,
 )
 from ..policy_schema import json_schema
 from ..render import DiffFormat
@@ -117,28 +114,13 @@ def _plan_file(file: Path, dsn: str | None, strict: bool, names: list[str] | Non
                keep_state: bool = True) -> Planned:
     """Plan every selected target of a policy file, concurrently (one plan for a file
     without targets); a target that fails is kept with its error."""
-    text = read_text(file)
-    if not names and not _names_targets(text):
-        # One cluster, the --dsn one: read it while the file is parsed.
-        found, state = deploy.read_state_while(
-            dsn, lambda: parse_policy_file(text, str(file), strict))
-        if not found.multi:
-            _warn(found.warnings)
-            target = found.targets[0]
-            return [deploy.TargetResult(target, deploy.plan_policy(
-                dsn, target.policy, keep_state=keep_state, state=state()))]
-    found = parse_policy_file(text, str(file), strict)
+    found = load_policy_file(file, strict)
     _warn(found.warnings)
     results = deploy.run_targets(found.select(names),
                                  lambda t: deploy.plan_target(t, dsn, keep_state))
     if not found.multi and results[0].error:
         raise results[0].error
     return results
-
-
-def _names_targets(text: str) -> bool:
-    """Whether a policy file looks like one with targets (a top-level ``targets`` key)."""
-    return re.search(r"""^["']?targets["']?\s*:""", text, re.MULTILINE) is not None
 
 
 def _errors(results: list[deploy.TargetResult[Any, Any]]) -> bool:
