@@ -1,6 +1,8 @@
 """The command line: parse arguments, call the core, render. Nothing else lives here.
 
-One module per family of commands; importing them registers them on ``app``.
+One module per family of commands; importing them registers them on ``app``. The command
+modules do not postpone annotations (no ``from __future__ import annotations``): Typer reads
+every command's annotations on each run, and evaluating them from strings took 20 ms.
 """
 
 from __future__ import annotations

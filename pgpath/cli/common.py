@@ -1,6 +1,5 @@
 """What every command shares: the Typer app, common options, and error handling."""
 
-from __future__ import annotations
 
 import functools
 import traceback

@@ -1,6 +1,5 @@
 """Policy commands: validate, schema, export, diff, plan, apply, rollback, set, reset, demo."""
 
-from __future__ import annotations
 
 import json
 import sys

@@ -6,7 +6,6 @@ module:object``), concurrently, with one section of output per target or bind. T
 only these commands use (reads, binds, models) are imported by them, not by every command.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
