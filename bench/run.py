@@ -6,6 +6,7 @@ the same run (machines are noisy; absolute times mean little).
 1. `pgpath diff` against a bare psycopg script fetching the same rows (target <= 1.5x);
 2. `pgpath apply` of one change per role against `psql -1 -f` running the same statements
    (target <= 1.2x);
+(each pair run in turns, so that both see the same noise);
 3. the number of queries each command sends, at a small and at the full size (must not grow
    with the number of roles).
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 import yaml
-from benchlib import median_time, precompile, run_checked
+from benchlib import median_time, paired_medians, precompile, run_checked
 from psycopg import sql
 from typer.testing import CliRunner
 
@@ -143,11 +144,10 @@ def main() -> None:
         changes = forward.read_text().count("\n")
         log(f"{changes} changes per apply; timing diff ...")
 
-        diff_pgpath = median_time(lambda: run_checked(
-            [*pgpath, "diff", str(target), "--format", "json", "--dsn", dsn], ok=(2,)),
-            args.runs)
-        diff_base = median_time(lambda: run_checked(
-            [sys.executable, "-c", BASELINE_FETCH, dsn]), args.runs)
+        diff_pgpath, diff_base = paired_medians(
+            lambda: run_checked([*pgpath, "diff", str(target), "--format", "json", "--dsn", dsn],
+                                ok=(2,)),
+            lambda: run_checked([sys.executable, "-c", BASELINE_FETCH, dsn]), args.runs)
         # Where diff's time goes: reading and validating the policy file, with no database.
         validate = median_time(lambda: run_checked(
             [*pgpath, "validate", str(target)]), args.runs)
@@ -156,10 +156,11 @@ def main() -> None:
             psql_file(backward)
 
         log("timing apply ...")
-        apply_pgpath = median_time(lambda: run_checked(
-            [*pgpath, "apply", str(target), "--yes", "--snapshot-dir", str(work / "snaps"),
-             "--dsn", dsn], expect=f"committed {changes} change(s)"), args.runs, before=reset)
-        apply_psql = median_time(lambda: psql_file(forward), args.runs, before=reset)
+        apply_pgpath, apply_psql = paired_medians(
+            lambda: run_checked([*pgpath, "apply", str(target), "--yes", "--snapshot-dir",
+                                 str(work / "snaps"), "--dsn", dsn],
+                                expect=f"committed {changes} change(s)"),
+            lambda: psql_file(forward), args.runs, before=reset)
 
     lines = [
         f"PostgreSQL {cluster.version()}, {args.roles} roles, {args.databases} databases, "
