@@ -73,11 +73,17 @@ class Catalog:
     def stored_paths(self) -> dict[ScopeKey, SearchPath]:
         """(role, database) -> the search_path stored there, for every scope storing one
         (without building a Setting per scope: diffs and applies read thousands)."""
-        paths = {}
+        paths: dict[ScopeKey, SearchPath] = {}
+        by_entry: dict[str, SearchPath] = {}  # thousands of scopes store the same few entries
         for role, database, setconfig in self.tuples("settings"):
+            if setconfig and len(setconfig) == 1 and setconfig[0] in by_entry:
+                paths[(role, database)] = by_entry[setconfig[0]]
+                continue
             raw = stored_search_path(setconfig)
             if raw is not None:
-                paths[(role, database)] = SearchPath.parse(raw)
+                paths[(role, database)] = path = SearchPath.parse(raw)
+                if len(setconfig) == 1:  # type: ignore[arg-type]
+                    by_entry[setconfig[0]] = path  # type: ignore[index]
         return paths
 
     def stored_state(self) -> StoredState:

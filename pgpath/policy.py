@@ -234,10 +234,15 @@ def _sections(r: _Reader, doc: dict[Any, Any], prefix: str) -> tuple[
         if r.name(databases, db, "database"):
             add(Scope(None, db), databases, db)
     roles = r.mapping(doc.get("roles"), doc, "roles", "roles")
-    for role in roles or {}:
+    short = MAX_NAME_BYTES // 4  # names this short cannot exceed 63 bytes
+    for role, body in (roles or {}).items():
+        # The common line, `role: [a, b]` with a list already found valid, in one step.
+        if (type(body) is list and type(role) is str and 0 < len(role) <= short
+                and (known := r.valid.get(tuple(body))) is not None):
+            scopes[Scope(role, None)] = known
+            continue
         if not r.name(roles, role, "role"):
             continue
-        body = roles[role]
         if not isinstance(body, dict):
             add(Scope(role, None), roles, role)
             continue
