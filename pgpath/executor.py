@@ -12,7 +12,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,6 +129,12 @@ def _write_snapshot(directory: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
+def _discard(pending: Future[Path]) -> None:
+    """Remove the snapshot of a transaction that will not commit, once it is written."""
+    with contextlib.suppress(OSError):
+        pending.result().unlink()
+
+
 def execute(
     dsn: str | None,
     targets: Targets | Policy,
@@ -196,14 +202,16 @@ def execute(
                 conn.execute(sql.SQL(script(changes).as_string(None)))  # type: ignore[arg-type]
             except psycopg.Error as exc:
                 failure = exc
+            except BaseException:  # interrupted: the transaction is not committed
+                _discard(pending)
+                raise
             try:
                 snapshot: Path | None = pending.result()
             except OSError as exc:
                 snapshot, unwritable = None, exc
         if failure is not None:
             if snapshot is not None:
-                with contextlib.suppress(OSError):
-                    snapshot.unlink()
+                _discard(pending)
             if isinstance(failure, psycopg.OperationalError) or conn.closed:
                 raise PgpathError("connection lost while running the changes; the "
                                   "transaction was not committed") from None

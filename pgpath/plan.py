@@ -96,6 +96,7 @@ def script(changes: Iterable[Change]) -> sql.Composed:
 
 @lru_cache(maxsize=1024)
 def _terminated(path: SearchPath | None) -> sql.SQL:
+    """``_assignment(path)`` and the statement's end, as one part."""
     return sql.SQL(sql.Composed([_assignment(path), _END]).as_string(None))  # type: ignore[arg-type]
 
 
