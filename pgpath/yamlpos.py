@@ -155,6 +155,8 @@ def fast_load(text: str) -> Any:
 
     No positions: a caller that finds a problem reads the file again with ``load_yaml``.
     """
+    if "\r\n" in text:  # a file saved on Windows: the same lines for YAML
+        text = text.replace("\r\n", "\n")
     if (_UNUSUAL_ASCII if text.isascii() else _unusual()).search(text):
         return None
     root: dict[str, Any] = {}
