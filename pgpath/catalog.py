@@ -76,14 +76,16 @@ class Catalog:
         paths: dict[ScopeKey, SearchPath] = {}
         by_entry: dict[str, SearchPath] = {}  # thousands of scopes store the same few entries
         for role, database, setconfig in self.tuples("settings"):
-            if setconfig and len(setconfig) == 1 and setconfig[0] in by_entry:
-                paths[(role, database)] = by_entry[setconfig[0]]
-                continue
-            raw = stored_search_path(setconfig)
-            if raw is not None:
-                paths[(role, database)] = path = SearchPath.parse(raw)
-                if len(setconfig) == 1:  # type: ignore[arg-type]
-                    by_entry[setconfig[0]] = path  # type: ignore[index]
+            entry = setconfig[0] if setconfig and len(setconfig) == 1 else None
+            path = by_entry.get(entry) if entry else None
+            if path is None:
+                raw = stored_search_path(setconfig)
+                if raw is None:
+                    continue
+                path = SearchPath.parse(raw)
+                if entry:
+                    by_entry[entry] = path
+            paths[(role, database)] = path
         return paths
 
     def stored_state(self) -> StoredState:

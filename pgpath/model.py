@@ -96,8 +96,6 @@ class Setting:
 
     @classmethod
     def from_setconfig(cls, scope: Scope, setconfig: list[str] | None) -> Setting:
-        if setconfig and len(setconfig) == 1 and setconfig[0].startswith(_PREFIX):
-            return cls(scope, setconfig[0][len(_PREFIX):])  # the common case: nothing else
         config = split_config(setconfig)
         raw = config.pop(PARAMETER, None)
         return cls(scope, raw, tuple(config.items()))
