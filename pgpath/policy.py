@@ -16,7 +16,7 @@ from psycopg.conninfo import make_conninfo
 
 from .errors import PgpathError
 from .model import Scope
-from .searchpath import MAX_NAME_BYTES, SearchPath, SearchPathSyntaxError
+from .searchpath import MAX_NAME_BYTES, SHORT_NAME_CHARS, SearchPath, SearchPathSyntaxError
 from .yamlpos import YamlProblem, fast_load, load_yaml, position
 
 VERSION = 1
@@ -139,8 +139,8 @@ class _Reader:
         return node
 
     def name(self, node: Any, key: Any, what: str) -> bool:
-        if type(key) is str and 0 < len(key) <= MAX_NAME_BYTES // 4:
-            return True  # the common case: too short to exceed 63 bytes in any encoding
+        if type(key) is str and 0 < len(key) <= SHORT_NAME_CHARS:
+            return True  # the common case
         if not isinstance(key, str) or not key:
             self.problem(node, key, f"{what} name must be a non-empty string, not {key!r}")
             return False
@@ -234,10 +234,9 @@ def _sections(r: _Reader, doc: dict[Any, Any], prefix: str) -> tuple[
         if r.name(databases, db, "database"):
             add(Scope(None, db), databases, db)
     roles = r.mapping(doc.get("roles"), doc, "roles", "roles")
-    short = MAX_NAME_BYTES // 4  # names this short cannot exceed 63 bytes
     for role, body in (roles or {}).items():
         # The common line, `role: [a, b]` with a list already found valid, in one step.
-        if (type(body) is list and type(role) is str and 0 < len(role) <= short
+        if (type(body) is list and type(role) is str and 0 < len(role) <= SHORT_NAME_CHARS
                 and (known := r.valid.get(tuple(body))) is not None):
             scopes[Scope(role, None)] = known
             continue

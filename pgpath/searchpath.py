@@ -21,6 +21,8 @@ from .errors import PgpathError
 
 NAMEDATALEN = 64
 MAX_NAME_BYTES = NAMEDATALEN - 1
+# No name of this many characters or fewer can exceed MAX_NAME_BYTES in UTF-8.
+SHORT_NAME_CHARS = MAX_NAME_BYTES // 4
 USER_ELEMENT = "$user"
 _SPACE = " \t\n\r\f\v"  # scanner_isspace()
 _SAFE_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
@@ -33,7 +35,7 @@ class SearchPathSyntaxError(PgpathError):
 
 def truncate_name(name: str) -> str:
     """The name as PostgreSQL keeps it: at most 63 bytes, cut on a character boundary."""
-    if len(name) <= MAX_NAME_BYTES // 4:  # no UTF-8 text this short can reach 63 bytes
+    if len(name) <= SHORT_NAME_CHARS:
         return name
     encoded = name.encode("utf-8")
     if len(encoded) <= MAX_NAME_BYTES:
