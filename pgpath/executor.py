@@ -25,7 +25,7 @@ from .catalog import Catalog
 from .connection import connect, describe, first_line, normalize_dsn
 from .errors import ExitCode, PgpathError
 from .jsonio import dump_json
-from .model import Level, Scope, ScopeKey
+from .model import Level, Scope, ScopeKey, key_order
 from .plan import Change, change_from_doc, changes_json, diff, script
 from .policy import Policy
 from .searchpath import SearchPath
@@ -69,12 +69,8 @@ def state_doc(paths: Mapping[ScopeKey, SearchPath]) -> list[list[Any]]:
     """Every stored search_path, sorted as ``Scope.sort_key``: what a plan saw, to compare
     under the lock."""
     return [[role, database, list(paths[role, database].schemas)]
-            for role, database in sorted(paths, key=_key_order)]
+            for role, database in sorted(paths, key=key_order)]
 
-
-def _key_order(key: ScopeKey) -> tuple[bool, str, bool, str]:
-    role, database = key
-    return role is not None, role or "", database is not None, database or ""
 
 
 _NEEDS = {

@@ -34,6 +34,17 @@ class Severity(str, Enum):
         return {"error": 3, "warning": 2, "info": 1}[self.value]
 
 
+# A scope as (role, database): the key of the maps that hold thousands of scopes (plain
+# tuples hash and compare in C; Scope's dataclass methods run in Python).
+ScopeKey = tuple[str | None, str | None]
+
+
+def key_order(key: ScopeKey) -> tuple[bool, str, bool, str]:
+    """``Scope.sort_key`` of a (role, database) key."""
+    role, database = key
+    return role is not None, role or "", database is not None, database or ""
+
+
 @dataclass(frozen=True, order=True)
 class Scope:
     """A row of ``pg_db_role_setting``: ``None`` stands for all roles / all databases."""
@@ -49,8 +60,7 @@ class Scope:
 
     def sort_key(self) -> tuple[bool, str, bool, str]:
         """All roles first, then by role; all databases first, then by database (as ``\\drds``)."""
-        return (self.role is not None, self.role or "", self.database is not None,
-                self.database or "")
+        return key_order((self.role, self.database))
 
     def __str__(self) -> str:
         if self.level is Level.ROLE_IN_DATABASE:
@@ -169,9 +179,6 @@ class Access:
     create: bool = False
 
 
-# A scope as (role, database): the key of the maps that hold thousands of scopes (plain
-# tuples hash and compare in C; Scope's dataclass methods run in Python).
-ScopeKey = tuple[str | None, str | None]
 
 
 @dataclass(frozen=True)
